@@ -1,0 +1,492 @@
+//! Documents → passages ([`Chunk`]s). Heading-aware: a passage never spans two sections.
+//! Sentence-aware: passages are packed from whole sentences (split at 。！？； and .!? and line
+//! breaks) up to a token budget, and each passage after the first of a section starts with the
+//! last sentences of the previous one (the overlap). A sentence longer than the budget is cut
+//! at word (or character) boundaries. Ticket problem and resolution blocks stay whole up to the
+//! embedding model's limit.
+//!
+//! Tokens are counted as the analyzer sees them: a Chinese character is one token, a run of
+//! letters or digits is one token.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analyze::is_cjk;
+use crate::config::ChunkConfig;
+use crate::ingest::{Block, BlockKind, DocMeta, Document, Lang};
+
+/// The longest ticket block kept whole (the embedding model reads 512 tokens).
+pub const TICKET_MAX_TOKENS: usize = 480;
+
+/// A passage: the unit of retrieval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chunk {
+    /// Stable id: a hash of the document id, heading path and text.
+    pub id: ChunkId,
+    /// Position of the passage in its document.
+    pub ord: u32,
+    pub heading_path: Vec<String>,
+    pub text: String,
+    /// Byte range of the passage in the source file.
+    pub span: (usize, usize),
+    pub language: Lang,
+    pub tokens: usize,
+    /// The document's metadata (shared by all its passages).
+    pub meta: Arc<DocMeta>,
+}
+
+/// A passage id: 64 bits of a BLAKE3 hash, shown as 16 hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ChunkId(pub u64);
+
+impl std::fmt::Display for ChunkId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl std::str::FromStr for ChunkId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.len() != 16 {
+            return Err(format!("`{s}` is not a passage id (16 hex digits)"));
+        }
+        u64::from_str_radix(s, 16)
+            .map(ChunkId)
+            .map_err(|_| format!("`{s}` is not a passage id (16 hex digits)"))
+    }
+}
+
+impl ChunkId {
+    /// The id of a passage with this content.
+    pub fn of(doc_id: &str, heading_path: &[String], text: &str) -> ChunkId {
+        let mut h = blake3::Hasher::new();
+        h.update(doc_id.as_bytes());
+        h.update(&[0]);
+        for p in heading_path {
+            h.update(p.as_bytes());
+            h.update(&[0x1f]);
+        }
+        h.update(&[0]);
+        h.update(text.as_bytes());
+        let bytes = h.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&bytes.as_bytes()[..8]);
+        ChunkId(u64::from_le_bytes(first))
+    }
+}
+
+/// Counts tokens: each CJK character, and each run of other letters/digits.
+pub fn count_tokens(s: &str) -> usize {
+    let mut n = 0;
+    let mut in_word = false;
+    for c in s.chars() {
+        if is_cjk(c) {
+            n += 1;
+            in_word = false;
+        } else if c.is_alphanumeric() {
+            if !in_word {
+                n += 1;
+            }
+            in_word = true;
+        } else {
+            in_word = false;
+        }
+    }
+    n
+}
+
+/// Splits text into sentence ranges that together cover it exactly. A sentence ends after
+/// 。！？；!?… or a `.` followed by whitespace, plus any closing quotes or brackets, and at
+/// every line break; trailing whitespace belongs to the sentence before it.
+pub fn split_sentences(text: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let mut k = 0;
+    while k < chars.len() {
+        let (_, c) = chars[k];
+        let next = chars.get(k + 1).map(|&(_, c)| c);
+        let is_end = match c {
+            '。' | '！' | '？' | '；' | '!' | '?' | '…' | '\n' => true,
+            '.' => next.is_none_or(char::is_whitespace),
+            ';' => next.is_none_or(char::is_whitespace),
+            _ => false,
+        };
+        if is_end {
+            let mut e = k + 1;
+            while e < chars.len()
+                && matches!(
+                    chars[e].1,
+                    '”' | '’'
+                        | '」'
+                        | '』'
+                        | '）'
+                        | ')'
+                        | '"'
+                        | '\''
+                        | '】'
+                        | '》'
+                        | '。'
+                        | '！'
+                        | '？'
+                )
+            {
+                e += 1;
+            }
+            while e < chars.len() && chars[e].1.is_whitespace() {
+                e += 1;
+            }
+            let end = chars.get(e).map_or(text.len(), |&(i, _)| i);
+            if end > start {
+                out.push(start..end);
+            }
+            start = end;
+            k = e;
+        } else {
+            k += 1;
+        }
+    }
+    if start < text.len() {
+        out.push(start..text.len());
+    }
+    out
+}
+
+/// Cuts `range` of `text` into pieces of at most `max` tokens, at whitespace where possible and
+/// otherwise between characters.
+fn split_long(text: &str, range: Range<usize>, max: usize) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = range.start;
+    let mut tokens = 0;
+    let mut in_word = false;
+    let mut last_space: Option<usize> = None;
+    for (i, c) in text[range.clone()].char_indices() {
+        let i = range.start + i;
+        let starts_token = is_cjk(c) || (c.is_alphanumeric() && !in_word);
+        in_word = c.is_alphanumeric() && !is_cjk(c);
+        if starts_token {
+            if tokens == max {
+                let cut = match last_space {
+                    Some(s) if s > start => s,
+                    _ => i,
+                };
+                out.push(start..cut);
+                start = cut;
+                tokens = count_tokens(&text[start..i]);
+                last_space = None;
+            }
+            tokens += 1;
+        }
+        if c.is_whitespace() {
+            last_space = Some(i + c.len_utf8());
+        }
+    }
+    if start < range.end {
+        out.push(start..range.end);
+    }
+    out
+}
+
+/// A sentence of a block.
+struct Unit {
+    block: usize,
+    range: Range<usize>,
+    tokens: usize,
+}
+
+/// Cuts a document into passages.
+pub fn chunk_document(doc: &Document, cfg: &ChunkConfig) -> Vec<Chunk> {
+    let mut chunks = Vec::new();
+    let mut seen: HashMap<ChunkId, u32> = HashMap::new();
+    // Sections: runs of blocks with the same heading path; ticket blocks stand alone.
+    let mut b = 0;
+    while b < doc.blocks.len() {
+        let first = &doc.blocks[b];
+        let ticket = matches!(first.kind, BlockKind::Problem | BlockKind::Resolution);
+        let mut e = b + 1;
+        if !ticket {
+            while e < doc.blocks.len()
+                && doc.blocks[e].heading_path == first.heading_path
+                && !matches!(
+                    doc.blocks[e].kind,
+                    BlockKind::Problem | BlockKind::Resolution
+                )
+            {
+                e += 1;
+            }
+        }
+        let budget = if ticket {
+            cfg.max_tokens.max(TICKET_MAX_TOKENS)
+        } else {
+            cfg.max_tokens
+        };
+        let mut units = Vec::new();
+        for (bi, block) in doc.blocks[b..e].iter().enumerate() {
+            for r in split_sentences(&block.text) {
+                let t = count_tokens(&block.text[r.clone()]);
+                if t > budget {
+                    for piece in split_long(&block.text, r, budget) {
+                        let t = count_tokens(&block.text[piece.clone()]);
+                        units.push(Unit {
+                            block: b + bi,
+                            range: piece,
+                            tokens: t,
+                        });
+                    }
+                } else {
+                    units.push(Unit {
+                        block: b + bi,
+                        range: r,
+                        tokens: t,
+                    });
+                }
+            }
+        }
+        pack(
+            doc,
+            &units,
+            budget,
+            cfg.overlap_tokens,
+            &mut chunks,
+            &mut seen,
+        );
+        b = e;
+    }
+    chunks
+}
+
+fn pack(
+    doc: &Document,
+    units: &[Unit],
+    budget: usize,
+    overlap: usize,
+    out: &mut Vec<Chunk>,
+    seen: &mut HashMap<ChunkId, u32>,
+) {
+    let mut start = 0;
+    while start < units.len() {
+        let mut end = start;
+        let mut tokens = 0;
+        while end < units.len() && (end == start || tokens + units[end].tokens <= budget) {
+            tokens += units[end].tokens;
+            end += 1;
+        }
+        emit(doc, &units[start..end], out, seen);
+        if end >= units.len() {
+            break;
+        }
+        // Overlap: step back over trailing sentences worth at most `overlap` tokens, but always
+        // make progress.
+        let mut next = end;
+        let mut back = 0;
+        while next > start + 1 && back + units[next - 1].tokens <= overlap {
+            back += units[next - 1].tokens;
+            next -= 1;
+        }
+        start = next;
+    }
+}
+
+fn emit(doc: &Document, units: &[Unit], out: &mut Vec<Chunk>, seen: &mut HashMap<ChunkId, u32>) {
+    let mut text = String::new();
+    let mut span: Option<(usize, usize)> = None;
+    let mut tokens = 0;
+    let mut i = 0;
+    while i < units.len() {
+        let bi = units[i].block;
+        let mut j = i;
+        while j + 1 < units.len() && units[j + 1].block == bi {
+            j += 1;
+        }
+        let block: &Block = &doc.blocks[bi];
+        let (s, e) = (units[i].range.start, units[j].range.end);
+        let piece = block.text[s..e].trim();
+        if !piece.is_empty() {
+            let lead = block.text[s..e].len() - block.text[s..e].trim_start().len();
+            let (ss, se) = block.map.to_source(s + lead, s + lead + piece.len());
+            span = Some(match span {
+                None => (ss, se),
+                Some((a, b)) => (a.min(ss), b.max(se)),
+            });
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(piece);
+        }
+        tokens += units[i..=j].iter().map(|u| u.tokens).sum::<usize>();
+        i = j + 1;
+    }
+    if text.is_empty() {
+        return;
+    }
+    let heading_path = doc.blocks[units[0].block].heading_path.clone();
+    let mut id = ChunkId::of(&doc.meta.id, &heading_path, &text);
+    // identical passages in one document (a repeated sentence) get distinct ids
+    let count = seen.entry(id).or_insert(0);
+    if *count > 0 {
+        id = ChunkId::of(&doc.meta.id, &heading_path, &format!("{text}\u{0}{count}"));
+    }
+    *count += 1;
+    out.push(Chunk {
+        id,
+        ord: out.len() as u32,
+        language: Lang::detect(&text),
+        heading_path,
+        text,
+        span: span.unwrap_or((0, 0)),
+        tokens,
+        meta: doc.meta.clone(),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::ingest::{markdown, FileContext};
+    use proptest::prelude::*;
+
+    fn doc(src: &str) -> Document {
+        let config = Config::default();
+        let ctx = FileContext {
+            rel_path: "m.md",
+            config: &config,
+        };
+        markdown::parse(src, &ctx).expect("parses")
+    }
+
+    #[test]
+    fn sentences_split_in_both_languages() {
+        let t = "屏幕碎了。怎么办？Call us. Version 1.2.5 is out! ok";
+        let s: Vec<&str> = split_sentences(t).into_iter().map(|r| &t[r]).collect();
+        assert_eq!(
+            s,
+            vec![
+                "屏幕碎了。",
+                "怎么办？",
+                "Call us. ",
+                "Version 1.2.5 is out! ",
+                "ok"
+            ]
+        );
+        let q = "他说：“好的。”然后走了；";
+        let s: Vec<&str> = split_sentences(q).into_iter().map(|r| &q[r]).collect();
+        assert_eq!(s, vec!["他说：“好的。”", "然后走了；"]);
+    }
+
+    #[test]
+    fn tokens_are_counted_per_cjk_char_and_word() {
+        assert_eq!(count_tokens("X9 Pro 屏幕碎了"), 6);
+        assert_eq!(count_tokens("5,000 mAh"), 3);
+    }
+
+    #[test]
+    fn sections_are_not_mixed_and_budget_holds() {
+        let mut src = String::from("# T\n\n## A\n\n");
+        for i in 0..30 {
+            src.push_str(&format!("Sentence number {i} is here. "));
+        }
+        src.push_str("\n\n## B\n\nShort section.\n");
+        let d = doc(&src);
+        let cfg = ChunkConfig {
+            max_tokens: 20,
+            overlap_tokens: 5,
+        };
+        let chunks = chunk_document(&d, &cfg);
+        assert!(chunks.len() > 3);
+        for c in &chunks {
+            assert!(c.tokens <= 20, "{} tokens: {}", c.tokens, c.text);
+        }
+        let last = chunks.last().expect("chunks");
+        assert_eq!(last.heading_path, vec!["B".to_string()]);
+        assert_eq!(last.text, "Short section.");
+        assert!(chunks[..chunks.len() - 1]
+            .iter()
+            .all(|c| c.heading_path == vec!["A".to_string()]));
+        // overlap: the second passage starts with the last sentence of the first
+        let first_last_sentence = chunks[0].text.rsplit(". ").next().expect("sentence");
+        assert!(
+            chunks[1]
+                .text
+                .starts_with(first_last_sentence.trim_end_matches('.')),
+            "{:?} / {:?}",
+            chunks[0].text,
+            chunks[1].text
+        );
+        // spans point at the source
+        assert_eq!(&src[last.span.0..last.span.1], "Short section.");
+    }
+
+    #[test]
+    fn ids_are_stable_and_content_addressed() {
+        let d1 = doc("# T\n\n## A\n\nSame text.\n\n## B\n\nOther.\n");
+        let d2 = doc("# T\n\n## A\n\nSame text.\n\n## B\n\nChanged.\n");
+        let cfg = ChunkConfig::default();
+        let (c1, c2) = (chunk_document(&d1, &cfg), chunk_document(&d2, &cfg));
+        assert_eq!(c1[0].id, c2[0].id);
+        assert_ne!(c1[1].id, c2[1].id);
+        assert_eq!(chunk_document(&d1, &cfg)[1].id, c1[1].id);
+        let parsed: ChunkId = c1[0].id.to_string().parse().expect("round trip");
+        assert_eq!(parsed, c1[0].id);
+    }
+
+    #[test]
+    fn long_sentences_are_cut() {
+        let long = "字".repeat(50);
+        let d = doc(&format!("# T\n\n{long}\n"));
+        let chunks = chunk_document(
+            &d,
+            &ChunkConfig {
+                max_tokens: 16,
+                overlap_tokens: 0,
+            },
+        );
+        assert_eq!(
+            chunks.iter().map(|c| c.text.chars().count()).sum::<usize>(),
+            50
+        );
+        assert!(chunks.iter().all(|c| c.tokens <= 16));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Every non-space character of every block lands in some passage, and every span lies
+        /// on character boundaries of the source.
+        #[test]
+        fn chunks_cover_text_and_spans_are_char_boundaries(
+            paras in proptest::collection::vec("[a-zA-Z0-9 .!?,，。！？；屏幕碎了保修é\\-]{0,120}", 1..8),
+            max in 16usize..64,
+        ) {
+            let mut src = String::from("# Title\n\n");
+            for (i, p) in paras.iter().enumerate() {
+                if i % 3 == 2 { src.push_str(&format!("## H{i}\n\n")); }
+                src.push_str(p);
+                src.push_str("\n\n");
+            }
+            let d = doc(&src);
+            let chunks = chunk_document(&d, &ChunkConfig { max_tokens: max, overlap_tokens: max / 4 });
+            let all: String = chunks.iter().map(|c| c.text.as_str()).collect::<Vec<_>>().join("");
+            let strip = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+            let joined_chunks = strip(&all);
+            for b in &d.blocks {
+                for r in split_sentences(&b.text) {
+                    let sentence = strip(&b.text[r]);
+                    if !sentence.is_empty() {
+                        // each sentence (or its cut pieces) appears in the passages
+                        let first: String = sentence.chars().take(8).collect();
+                        prop_assert!(joined_chunks.contains(&first), "missing {:?}", sentence);
+                    }
+                }
+            }
+            for c in &chunks {
+                prop_assert!(src.is_char_boundary(c.span.0) && src.is_char_boundary(c.span.1));
+                prop_assert!(c.span.0 <= c.span.1 && c.span.1 <= src.len());
+                prop_assert!(c.tokens <= max || c.tokens == count_tokens(&c.text));
+            }
+        }
+    }
+}

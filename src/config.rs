@@ -1,0 +1,444 @@
+//! Typed configuration: `config.toml`, then `KEFU__SECTION__KEY` environment overrides, then
+//! [`Config::validate`]. Unknown keys are rejected with their dotted name; relative paths are
+//! resolved against the folder of the configuration file.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The prefix of environment variables that override configuration keys:
+/// `KEFU__INDEX__DIR=/srv/kefu/indexes` sets `index.dir`.
+pub const ENV_PREFIX: &str = "KEFU__";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub corpus: CorpusConfig,
+    pub index: IndexConfig,
+    pub chunk: ChunkConfig,
+    pub analysis: AnalysisConfig,
+    pub search: SearchConfig,
+    pub redact: RedactConfig,
+    pub log: LogConfig,
+}
+
+/// Where the knowledge base comes from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorpusConfig {
+    /// The folder of source files (manuals, policies, tickets).
+    pub dir: PathBuf,
+    /// Files larger than this are reported and skipped.
+    pub max_file_bytes: u64,
+    /// Audience of documents that do not say: `public` or `internal`.
+    pub default_audience: String,
+    /// Audience of tickets (past support conversations) that do not say.
+    pub ticket_audience: String,
+}
+
+impl Default for CorpusConfig {
+    fn default() -> Self {
+        CorpusConfig {
+            dir: PathBuf::from("corpus"),
+            max_file_bytes: 8 * 1024 * 1024,
+            default_audience: "public".into(),
+            ticket_audience: "internal".into(),
+        }
+    }
+}
+
+/// Where and how index generations are built.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IndexConfig {
+    /// The folder that holds index generations and the store.
+    pub dir: PathBuf,
+    /// How many generations to keep on disk (the live one included).
+    pub keep_generations: usize,
+    /// Memory budget of the lexical index writer, in MiB.
+    pub writer_memory_mb: usize,
+    /// Threads used to parse and index; 0 means one per core.
+    pub threads: usize,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig {
+            dir: PathBuf::from("indexes"),
+            keep_generations: 2,
+            writer_memory_mb: 64,
+            threads: 0,
+        }
+    }
+}
+
+/// How documents are cut into passages.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChunkConfig {
+    /// Token budget of one passage (a CJK character or a Latin word counts as one token).
+    pub max_tokens: usize,
+    /// Tokens of trailing sentences repeated at the start of the next passage of a section.
+    pub overlap_tokens: usize,
+}
+
+impl Default for ChunkConfig {
+    fn default() -> Self {
+        ChunkConfig {
+            max_tokens: 160,
+            overlap_tokens: 32,
+        }
+    }
+}
+
+/// Text analysis.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AnalysisConfig {
+    /// A jieba user dictionary of product terms (`word [freq] [tag]` per line); empty for none.
+    pub user_dict: PathBuf,
+    /// Stem English words (Snowball English).
+    pub english_stemming: bool,
+    /// Drop English stopwords.
+    pub english_stopwords: bool,
+    /// Drop Chinese function words (的, 了, 吗, …) from the word field.
+    pub chinese_stopwords: bool,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        AnalysisConfig {
+            user_dict: PathBuf::from("corpus/dict/user.dict"),
+            english_stemming: true,
+            english_stopwords: true,
+            chinese_stopwords: true,
+        }
+    }
+}
+
+/// Search defaults and limits.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    /// Results returned when a request does not say.
+    pub top_k: usize,
+    /// The largest `top_k` a request may ask for.
+    pub max_top_k: usize,
+    /// The longest query accepted, in bytes.
+    pub max_query_bytes: usize,
+    /// Per-field weights of the lexical score.
+    pub boost: FieldBoosts,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            top_k: 10,
+            max_top_k: 1000,
+            max_query_bytes: 2048,
+            boost: FieldBoosts::default(),
+        }
+    }
+}
+
+/// Weights of each lexical field in the BM25 sum.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FieldBoosts {
+    /// Words of the document title.
+    pub title: f32,
+    /// Words of the heading path.
+    pub heading: f32,
+    /// Words of the passage (English stems, jieba words).
+    pub body: f32,
+    /// Chinese character unigrams of title, headings and passage.
+    pub cjk_unigram: f32,
+    /// Chinese character bigrams of title, headings and passage.
+    pub cjk_bigram: f32,
+    /// Identifiers (model numbers, order numbers) whole and by their parts.
+    pub ident: f32,
+}
+
+impl Default for FieldBoosts {
+    fn default() -> Self {
+        FieldBoosts {
+            title: 1.0,
+            heading: 0.5,
+            body: 1.0,
+            cjk_unigram: 0.2,
+            cjk_bigram: 0.5,
+            ident: 1.0,
+        }
+    }
+}
+
+/// Redaction of personal data in tickets.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedactConfig {
+    /// Strings that look like personal data but are not (the company's own hotlines, e-mail).
+    pub allow: Vec<String>,
+}
+
+impl Default for RedactConfig {
+    fn default() -> Self {
+        RedactConfig {
+            allow: vec![
+                "400-820-6688".into(),
+                "+1-800-555-0142".into(),
+                "support@tianlan.example".into(),
+            ],
+        }
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter: `info`, `kefu=debug`, … (`RUST_LOG` wins when set).
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration: `path` if given (it must exist), else `./config.toml` if it
+    /// exists, else the defaults; then applies `KEFU__…` overrides from the environment, resolves
+    /// relative paths and validates.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with_env(path, &env)
+    }
+
+    /// [`Config::load`] with an explicit environment (for tests).
+    pub fn load_with_env(path: Option<&Path>, env: &[(String, String)]) -> Result<Config> {
+        let (text, base) = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+                (text, p.parent().map(Path::to_path_buf).unwrap_or_default())
+            }
+            None => {
+                let p = Path::new("config.toml");
+                if p.exists() {
+                    (
+                        std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?,
+                        PathBuf::new(),
+                    )
+                } else {
+                    (String::new(), PathBuf::new())
+                }
+            }
+        };
+        let source = path
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "config.toml".into());
+        let mut table: toml::Table = toml::from_str(&text)
+            .map_err(|e| Error::config(source.clone(), e.message().to_string()))?;
+        apply_env(&mut table, env)?;
+        let mut config = Self::from_table(table)?;
+        config.resolve_paths(&base);
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses a TOML string (no environment, no path resolution) and validates it.
+    pub fn from_toml_str(text: &str) -> Result<Config> {
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| Error::config("<toml>", e.message().to_string()))?;
+        let config = Self::from_table(table)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_table(table: toml::Table) -> Result<Config> {
+        let value = toml::Value::Table(table);
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let key = e.path().to_string();
+            Error::config(key, e.inner().message().to_string())
+        })
+    }
+
+    fn resolve_paths(&mut self, base: &Path) {
+        for p in [
+            &mut self.corpus.dir,
+            &mut self.index.dir,
+            &mut self.analysis.user_dict,
+        ] {
+            if !p.as_os_str().is_empty() && p.is_relative() && !base.as_os_str().is_empty() {
+                *p = base.join(&*p);
+            }
+        }
+    }
+
+    /// Checks every value whose type alone does not make it valid.
+    pub fn validate(&self) -> Result<()> {
+        let audience = |key: &str, v: &str| -> Result<()> {
+            if v == "public" || v == "internal" {
+                Ok(())
+            } else {
+                Err(Error::config(
+                    key,
+                    format!("must be `public` or `internal`, not `{v}`"),
+                ))
+            }
+        };
+        audience("corpus.default_audience", &self.corpus.default_audience)?;
+        audience("corpus.ticket_audience", &self.corpus.ticket_audience)?;
+        if self.corpus.max_file_bytes == 0 {
+            return Err(Error::config("corpus.max_file_bytes", "must be above 0"));
+        }
+        if self.index.keep_generations == 0 {
+            return Err(Error::config(
+                "index.keep_generations",
+                "must be at least 1",
+            ));
+        }
+        if !(15..=4096).contains(&self.index.writer_memory_mb) {
+            return Err(Error::config(
+                "index.writer_memory_mb",
+                "must be between 15 and 4096",
+            ));
+        }
+        if !(16..=4096).contains(&self.chunk.max_tokens) {
+            return Err(Error::config(
+                "chunk.max_tokens",
+                "must be between 16 and 4096",
+            ));
+        }
+        if self.chunk.overlap_tokens * 2 > self.chunk.max_tokens {
+            return Err(Error::config(
+                "chunk.overlap_tokens",
+                "must be at most half of chunk.max_tokens",
+            ));
+        }
+        if self.search.top_k == 0 || self.search.top_k > self.search.max_top_k {
+            return Err(Error::config(
+                "search.top_k",
+                "must be between 1 and search.max_top_k",
+            ));
+        }
+        if self.search.max_query_bytes < 16 {
+            return Err(Error::config(
+                "search.max_query_bytes",
+                "must be at least 16",
+            ));
+        }
+        let b = &self.search.boost;
+        for (key, v) in [
+            ("search.boost.title", b.title),
+            ("search.boost.heading", b.heading),
+            ("search.boost.body", b.body),
+            ("search.boost.cjk_unigram", b.cjk_unigram),
+            ("search.boost.cjk_bigram", b.cjk_bigram),
+            ("search.boost.ident", b.ident),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(Error::config(key, "must be a finite number >= 0"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Applies `KEFU__A__B=value` overrides to `table` (`a.b = value`). A value that parses as a
+/// TOML value (number, boolean, array, quoted string) is taken as such, anything else as a string.
+fn apply_env(table: &mut toml::Table, env: &[(String, String)]) -> Result<()> {
+    for (name, raw) in env {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let keys: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+        if keys.iter().any(String::is_empty) {
+            return Err(Error::config(
+                name.clone(),
+                "malformed environment override",
+            ));
+        }
+        let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(raw.clone()));
+        let mut cur = &mut *table;
+        let (last, parents) = keys
+            .split_last()
+            .ok_or_else(|| Error::config(name.clone(), "malformed environment override"))?;
+        for k in parents {
+            let entry = cur
+                .entry(k.clone())
+                .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            cur = entry.as_table_mut().ok_or_else(|| {
+                Error::config(keys.join("."), format!("{name}: `{k}` is not a section"))
+            })?;
+        }
+        cur.insert(last.clone(), value);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().expect("defaults validate");
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_toml_str("[chunk]\nmax_tokns = 3\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("chunk"), "{msg}");
+        assert!(msg.contains("max_tokns"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_section_is_named() {
+        let err = Config::from_toml_str("[serach]\ntop_k = 3\n").unwrap_err();
+        assert!(err.to_string().contains("serach"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let err = Config::from_toml_str("[search]\ntop_k = \"ten\"\n").unwrap_err();
+        assert!(err.to_string().contains("search.top_k"), "{err}");
+    }
+
+    #[test]
+    fn validation_names_the_key() {
+        let err =
+            Config::from_toml_str("[chunk]\nmax_tokens = 100\noverlap_tokens = 80\n").unwrap_err();
+        assert!(err.to_string().contains("chunk.overlap_tokens"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_apply_and_are_checked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[chunk]\nmax_tokens = 100\n").expect("write");
+        let env = vec![
+            ("KEFU__CHUNK__MAX_TOKENS".to_string(), "120".to_string()),
+            ("KEFU__INDEX__DIR".to_string(), "/srv/idx".to_string()),
+            ("OTHER".to_string(), "x".to_string()),
+        ];
+        let c = Config::load_with_env(Some(&path), &env).expect("load");
+        assert_eq!(c.chunk.max_tokens, 120);
+        assert_eq!(c.index.dir, PathBuf::from("/srv/idx"));
+        // relative paths resolve against the config file's folder
+        assert_eq!(c.corpus.dir, dir.path().join("corpus"));
+
+        let bad = vec![("KEFU__CHUNK__NOPE".to_string(), "1".to_string())];
+        let err = Config::load_with_env(Some(&path), &bad).unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+}

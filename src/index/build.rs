@@ -1,0 +1,454 @@
+//! `kefu index`: the corpus folder → a new index generation, incrementally.
+//!
+//! 1. Walk the corpus; hash every file (BLAKE3, in parallel).
+//! 2. Compare with the live generation's manifest: unchanged files are skipped, changed and
+//!    new files are parsed and chunked (in parallel), deleted files are dropped. A file that
+//!    fails is reported with its path and reason; if it was indexed before, its previous
+//!    version stays indexed (nothing good is lost).
+//! 3. Build the next generation beside the live one (hard-linking the live lexical files and
+//!    applying the changes, or from scratch when analysis, chunking or schema changed), write
+//!    the store, then swap the generation in atomically.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::lexical::{LexicalIndex, SCHEMA_VERSION};
+use super::{sync_dir, write_atomic, FileEntry, IndexDir, Manifest, LEXICAL, MANIFEST};
+use crate::analyze::Analyzer;
+use crate::chunk::{chunk_document, Chunk};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::ingest::{self, DocMeta, Format};
+use crate::store::{Opened, Store};
+
+/// Options of one indexing run.
+#[derive(Debug, Clone)]
+pub struct IndexOptions {
+    /// The corpus folder (defaults to `corpus.dir` from the configuration).
+    pub corpus: PathBuf,
+    /// Show a progress bar on long work (only drawn on a terminal).
+    pub progress: bool,
+}
+
+/// A file that could not be indexed (wholly or in part).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileFailure {
+    pub path: String,
+    pub reason: String,
+}
+
+/// What an indexing run did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct IndexReport {
+    pub added: usize,
+    pub changed: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+    /// Files with problems: wholly skipped, or with skipped parts (lines, rows).
+    pub failed: Vec<FileFailure>,
+    /// Files of types kefu does not read.
+    pub ignored: usize,
+    pub documents: usize,
+    pub passages: usize,
+    /// The live generation after the run.
+    pub generation: u64,
+    /// Whether a new generation was built (false when nothing changed).
+    pub built: bool,
+    /// Whether the build started from scratch.
+    pub full_rebuild: bool,
+    /// Set when the store was corrupt and was rebuilt.
+    pub store_recovered: Option<String>,
+    pub seconds: f64,
+}
+
+struct SourceFile {
+    rel: String,
+    abs: PathBuf,
+}
+
+/// Lists the corpus files kefu reads (sorted), and counts the others.
+fn walk(corpus: &Path) -> Result<(Vec<SourceFile>, usize)> {
+    let mut files = Vec::new();
+    let mut ignored = 0;
+    let mut stack = vec![corpus.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let rd = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
+        for entry in rd {
+            let entry = entry.map_err(|e| Error::io(&dir, e))?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            let ft = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
+            if ft.is_dir() {
+                stack.push(path);
+            } else if ft.is_file() {
+                if Format::of(&path).is_some() {
+                    let rel = path
+                        .strip_prefix(corpus)
+                        .unwrap_or(&path)
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy().to_string())
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    files.push(SourceFile { rel, abs: path });
+                } else {
+                    ignored += 1;
+                }
+            }
+        }
+    }
+    files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok((files, ignored))
+}
+
+fn chunking_fingerprint(config: &Config) -> String {
+    format!(
+        "v1;max={};overlap={}",
+        config.chunk.max_tokens, config.chunk.overlap_tokens
+    )
+}
+
+/// The parsed content of one file.
+struct Parsed {
+    rel: String,
+    hash: String,
+    size: u64,
+    docs: Vec<(Arc<DocMeta>, Vec<Chunk>)>,
+    errors: Vec<String>,
+}
+
+/// Runs an indexing pass. Holds the store's lock for its whole duration, so two runs never
+/// build at once.
+pub fn run(config: &Config, analyzer: &Arc<Analyzer>, opts: &IndexOptions) -> Result<IndexReport> {
+    let started = Instant::now();
+    if !opts.corpus.is_dir() {
+        return Err(Error::InvalidRequest(format!(
+            "corpus folder {} does not exist",
+            opts.corpus.display()
+        )));
+    }
+    let dir = IndexDir::new(&config.index.dir);
+    std::fs::create_dir_all(dir.root()).map_err(|e| Error::io(dir.root(), e))?;
+    let (store, opened) = Store::open(&dir.store_path())?;
+    let mut report = IndexReport::default();
+    if let Opened::Recreated { moved_to } = &opened {
+        report.store_recovered = Some(moved_to.display().to_string());
+    }
+    dir.cleanup(config.index.keep_generations)?;
+
+    let live = dir.current()?;
+    let live_manifest = match live {
+        Some(n) => match dir.manifest(n) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(error = %e, "the live generation's manifest is unreadable; rebuilding from scratch");
+                None
+            }
+        },
+        None => None,
+    };
+    let compatible = live_manifest.as_ref().is_some_and(|m| {
+        m.schema == SCHEMA_VERSION
+            && m.analysis == analyzer.fingerprint()
+            && m.chunking == chunking_fingerprint(config)
+    }) && opened == Opened::Existing;
+    let old = if compatible {
+        live_manifest.clone().unwrap_or_default()
+    } else {
+        Manifest::default()
+    };
+    report.full_rebuild = !compatible;
+
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.index.threads)
+        .build()
+        .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
+
+    let (files, ignored) = walk(&opts.corpus)?;
+    report.ignored = ignored;
+
+    // 1. hash
+    let hashed: Vec<(usize, std::result::Result<(String, u64), String>)> = pool.install(|| {
+        files
+            .par_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let r = std::fs::read(&f.abs)
+                    .map(|b| (blake3::hash(&b).to_hex().to_string(), b.len() as u64))
+                    .map_err(|e| format!("cannot read: {e}"));
+                (i, r)
+            })
+            .collect()
+    });
+
+    // 2. classify
+    let mut to_parse: Vec<(usize, String, u64)> = Vec::new();
+    let mut new_files: BTreeMap<String, FileEntry> = BTreeMap::new();
+    let on_disk: HashSet<&str> = files.iter().map(|f| f.rel.as_str()).collect();
+    for (i, r) in hashed {
+        let f = &files[i];
+        match r {
+            Err(reason) => {
+                report.failed.push(FileFailure {
+                    path: f.rel.clone(),
+                    reason,
+                });
+                if let Some(e) = old.files.get(&f.rel) {
+                    new_files.insert(f.rel.clone(), e.clone());
+                }
+            }
+            Ok((hash, size)) => match old.files.get(&f.rel) {
+                Some(e) if e.hash == hash => {
+                    report.unchanged += 1;
+                    for reason in &e.errors {
+                        report.failed.push(FileFailure {
+                            path: f.rel.clone(),
+                            reason: reason.clone(),
+                        });
+                    }
+                    new_files.insert(f.rel.clone(), e.clone());
+                }
+                _ => to_parse.push((i, hash, size)),
+            },
+        }
+    }
+    let removed: Vec<String> = old
+        .files
+        .keys()
+        .filter(|k| !on_disk.contains(k.as_str()))
+        .cloned()
+        .collect();
+
+    // 3. parse + chunk
+    let bar = if opts.progress && to_parse.len() > 20 {
+        let b = ProgressBar::new(to_parse.len() as u64);
+        b.set_style(
+            ProgressStyle::with_template("{spinner} parsing {pos}/{len} files {bar:30} {elapsed}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    tracing::info!(
+        files = to_parse.len(),
+        removed = removed.len(),
+        full = report.full_rebuild,
+        "parsing changed files"
+    );
+    let parsed: Vec<std::result::Result<Parsed, FileFailure>> = pool.install(|| {
+        to_parse
+            .par_iter()
+            .map(|(i, hash, size)| {
+                let f = &files[*i];
+                let r = ingest::read_file(&f.abs, &f.rel, config)
+                    .map(|ing| Parsed {
+                        rel: f.rel.clone(),
+                        hash: hash.clone(),
+                        size: *size,
+                        docs: ing
+                            .documents
+                            .iter()
+                            .map(|d| (d.meta.clone(), chunk_document(d, &config.chunk)))
+                            .collect(),
+                        errors: ing.errors,
+                    })
+                    .map_err(|e| FileFailure {
+                        path: f.rel.clone(),
+                        reason: match e {
+                            Error::BadFile { reason, .. } => reason,
+                            other => other.to_string(),
+                        },
+                    });
+                bar.inc(1);
+                r
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+
+    // document ids must be unique across files
+    let mut owner: HashMap<String, String> = HashMap::new();
+    for (rel, e) in &new_files {
+        for d in &e.documents {
+            owner.insert(d.clone(), rel.clone());
+        }
+    }
+    let mut accepted: Vec<Parsed> = Vec::new();
+    for r in parsed {
+        match r {
+            Err(failure) => {
+                if let Some(e) = old.files.get(&failure.path) {
+                    // keep the previous, good version indexed
+                    new_files.insert(failure.path.clone(), e.clone());
+                    for d in &e.documents {
+                        owner.insert(d.clone(), failure.path.clone());
+                    }
+                }
+                report.failed.push(failure);
+            }
+            Ok(mut p) => {
+                let mut keep = Vec::new();
+                for (meta, chunks) in p.docs.drain(..) {
+                    match owner.get(&meta.id) {
+                        Some(other) if other != &p.rel => p.errors.push(format!(
+                            "document id `{}` is already used by {other}; skipped",
+                            meta.id
+                        )),
+                        _ => {
+                            owner.insert(meta.id.clone(), p.rel.clone());
+                            keep.push((meta, chunks));
+                        }
+                    }
+                }
+                p.docs = keep;
+                for e in &p.errors {
+                    report.failed.push(FileFailure {
+                        path: p.rel.clone(),
+                        reason: e.clone(),
+                    });
+                }
+                if old.files.contains_key(&p.rel) {
+                    report.changed += 1;
+                } else {
+                    report.added += 1;
+                }
+                new_files.insert(
+                    p.rel.clone(),
+                    FileEntry {
+                        hash: p.hash.clone(),
+                        size: p.size,
+                        documents: p.docs.iter().map(|(m, _)| m.id.clone()).collect(),
+                        passages: p.docs.iter().map(|(_, c)| c.len()).sum(),
+                        errors: p.errors.clone(),
+                    },
+                );
+                accepted.push(p);
+            }
+        }
+    }
+    report.removed = removed.len();
+    report.failed.sort_by(|a, b| a.path.cmp(&b.path));
+
+    let nothing_changed = compatible && live.is_some() && accepted.is_empty() && removed.is_empty();
+    if nothing_changed {
+        report.generation = live.unwrap_or(0);
+        report.documents = old.documents();
+        report.passages = old.passages();
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+
+    // 4. build the next generation beside the live one
+    let number = dir.next_generation()?;
+    let tmp = dir.root().join(format!("gen-{number:06}.tmp"));
+    let lex_dir = tmp.join(LEXICAL);
+    std::fs::create_dir_all(&lex_dir).map_err(|e| Error::io(&lex_dir, e))?;
+    tracing::info!(generation = number, "building generation");
+    let incremental = compatible && live.is_some();
+    let lexical = if let (true, Some(l)) = (incremental, live) {
+        link_files(&dir.gen_path(l).join(LEXICAL), &lex_dir)?;
+        LexicalIndex::open_in_dir(&lex_dir, analyzer.clone())?
+    } else {
+        LexicalIndex::create_in_dir(&lex_dir, analyzer.clone())?
+    };
+    let threads = if config.index.threads == 0 {
+        pool.current_num_threads()
+    } else {
+        config.index.threads
+    };
+    let writer = lexical.writer(config.index.writer_memory_mb, threads.min(4))?;
+    for rel in removed.iter().chain(accepted.iter().map(|p| &p.rel)) {
+        writer.delete_source(rel);
+    }
+    for p in &accepted {
+        for (_, chunks) in &p.docs {
+            for c in chunks {
+                writer.add(c)?;
+            }
+        }
+    }
+    writer.commit(!incremental)?;
+
+    // 5. the store (may run ahead of the live generation if we die before the swap; the
+    //    manifest, not the store, says what is indexed)
+    let stale_docs: Vec<String> = removed
+        .iter()
+        .chain(accepted.iter().map(|p| &p.rel))
+        .filter_map(|rel| old.files.get(rel))
+        .flat_map(|e| e.documents.iter().cloned())
+        .collect();
+    store.remove_documents(stale_docs.iter().map(String::as_str))?;
+    for p in &accepted {
+        for (meta, chunks) in &p.docs {
+            store.put_document(meta, chunks)?;
+        }
+    }
+
+    // 6. manifest, fsync, rename, swap
+    let manifest = Manifest {
+        format: 1,
+        generation: number,
+        created_at: chrono::Utc::now().to_rfc3339(),
+        schema: SCHEMA_VERSION,
+        analysis: analyzer.fingerprint().to_string(),
+        chunking: chunking_fingerprint(config),
+        files: new_files,
+    };
+    let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(e.to_string()))?;
+    write_atomic(&tmp.join(MANIFEST), &bytes)?;
+    sync_dir(&lex_dir)?;
+    sync_dir(&tmp)?;
+    store.flush()?;
+    let final_path = dir.gen_path(number);
+    std::fs::rename(&tmp, &final_path).map_err(|e| Error::io(&final_path, e))?;
+    sync_dir(dir.root())?;
+    dir.swap(number)?;
+    tracing::info!(generation = number, "generation is live");
+
+    // 7. garbage: the store keeps only live documents; old generations beyond `keep` go
+    let live_docs: HashSet<String> = manifest
+        .files
+        .values()
+        .flat_map(|e| e.documents.iter().cloned())
+        .collect();
+    if report.full_rebuild || !removed.is_empty() || report.changed > 0 {
+        store.retain(&live_docs)?;
+    }
+    store.flush()?;
+    dir.cleanup(config.index.keep_generations)?;
+
+    report.generation = number;
+    report.built = true;
+    report.documents = manifest.documents();
+    report.passages = manifest.passages();
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Hard-links (or copies, where links fail) the files of a tantivy index into an empty folder.
+/// Tantivy never modifies a file in place, so the two generations can share them.
+fn link_files(from: &Path, to: &Path) -> Result<()> {
+    let rd = std::fs::read_dir(from).map_err(|e| Error::io(from, e))?;
+    for entry in rd {
+        let entry = entry.map_err(|e| Error::io(from, e))?;
+        let name = entry.file_name();
+        let name_s = name.to_string_lossy();
+        if name_s.ends_with(".lock") || !entry.path().is_file() {
+            continue;
+        }
+        let target = to.join(&name);
+        if std::fs::hard_link(entry.path(), &target).is_err() {
+            std::fs::copy(entry.path(), &target).map_err(|e| Error::io(&target, e))?;
+        }
+    }
+    Ok(())
+}

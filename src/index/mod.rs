@@ -1,0 +1,286 @@
+//! Index generations. The index folder holds numbered, immutable generations and a `CURRENT`
+//! file naming the live one:
+//!
+//! ```text
+//! indexes/
+//!   CURRENT               "gen-000007"
+//!   gen-000007/           manifest.json + lexical/ (tantivy)
+//!   gen-000008.tmp/       a generation being built (removed if the build dies)
+//!   store/                the embedded store (see `store/`)
+//! ```
+//!
+//! A new generation is built beside the live one (its tantivy files hard-linked from the live
+//! generation when only some files changed), fsynced, renamed into place, and then `CURRENT` is
+//! replaced atomically (write, fsync, rename, fsync the folder). Killing the process at any
+//! instant leaves `CURRENT` naming a whole generation.
+
+pub mod build;
+pub mod lexical;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analyze::Analyzer;
+use crate::error::{Error, Result};
+use lexical::{LexicalIndex, LexicalReader};
+
+/// What a generation holds, per source file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The manifest format.
+    pub format: u32,
+    pub generation: u64,
+    pub created_at: String,
+    /// [`lexical::SCHEMA_VERSION`] at build time.
+    pub schema: u32,
+    /// The analyzer's fingerprint at build time.
+    pub analysis: String,
+    /// The chunking settings at build time.
+    pub chunking: String,
+    /// Source files by their path in the corpus.
+    pub files: BTreeMap<String, FileEntry>,
+}
+
+/// One indexed source file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// BLAKE3 of the file's bytes.
+    pub hash: String,
+    pub size: u64,
+    /// Ids of the documents read from the file.
+    pub documents: Vec<String>,
+    /// Number of passages.
+    pub passages: usize,
+    /// Problems in parts of the file that were skipped (a malformed JSON line).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+}
+
+impl Manifest {
+    /// Number of documents.
+    pub fn documents(&self) -> usize {
+        self.files.values().map(|f| f.documents.len()).sum()
+    }
+
+    /// Number of passages.
+    pub fn passages(&self) -> usize {
+        self.files.values().map(|f| f.passages).sum()
+    }
+}
+
+const CURRENT: &str = "CURRENT";
+const MANIFEST: &str = "manifest.json";
+const LEXICAL: &str = "lexical";
+
+/// The index folder.
+#[derive(Debug, Clone)]
+pub struct IndexDir {
+    root: PathBuf,
+}
+
+fn gen_name(n: u64) -> String {
+    format!("gen-{n:06}")
+}
+
+fn parse_gen_name(name: &str) -> Option<u64> {
+    name.strip_prefix("gen-")?.split('.').next()?.parse().ok()
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file, fsync, rename, fsync of the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
+        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    sync_dir(dir)
+}
+
+/// Fsyncs a folder so renames in it are durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let f = std::fs::File::open(dir).map_err(|e| Error::io(dir, e))?;
+    f.sync_all().map_err(|e| Error::io(dir, e))
+}
+
+impl IndexDir {
+    /// The index folder at `root` (not created until something is built).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        IndexDir { root: root.into() }
+    }
+
+    /// The folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The store's folder.
+    pub fn store_path(&self) -> PathBuf {
+        self.root.join("store")
+    }
+
+    /// The live generation's number, if there is one.
+    pub fn current(&self) -> Result<Option<u64>> {
+        let path = self.root.join(CURRENT);
+        match std::fs::read_to_string(&path) {
+            Ok(s) => parse_gen_name(s.trim()).map(Some).ok_or_else(|| {
+                Error::Index(format!("{} is malformed: `{}`", path.display(), s.trim()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(path, e)),
+        }
+    }
+
+    /// The folder of generation `n`.
+    pub fn gen_path(&self, n: u64) -> PathBuf {
+        self.root.join(gen_name(n))
+    }
+
+    /// All generation numbers present (finished or not).
+    fn all_generations(&self) -> Result<Vec<(u64, PathBuf, bool)>> {
+        let mut out = Vec::new();
+        let rd = match std::fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(Error::io(&self.root, e)),
+        };
+        for entry in rd {
+            let entry = entry.map_err(|e| Error::io(&self.root, e))?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if let Some(n) = parse_gen_name(&name) {
+                out.push((n, entry.path(), name.ends_with(".tmp")));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The number a new generation gets: above every generation present.
+    pub fn next_generation(&self) -> Result<u64> {
+        Ok(self
+            .all_generations()?
+            .iter()
+            .map(|(n, ..)| *n)
+            .max()
+            .unwrap_or(0)
+            + 1)
+    }
+
+    /// Reads the manifest of generation `n`.
+    pub fn manifest(&self, n: u64) -> Result<Manifest> {
+        let path = self.gen_path(n).join(MANIFEST);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::Index(format!("{}: {e}", path.display())))
+    }
+
+    /// Opens the live generation for reading.
+    pub fn open_current(&self, analyzer: Arc<Analyzer>) -> Result<Generation> {
+        let n = self.current()?.ok_or_else(|| Error::NoIndex {
+            dir: self.root.clone(),
+        })?;
+        Generation::open(self.gen_path(n), n, analyzer)
+    }
+
+    /// Makes generation `n` (already complete in its folder) the live one.
+    pub fn swap(&self, n: u64) -> Result<()> {
+        write_atomic(
+            &self.root.join(CURRENT),
+            format!("{}\n", gen_name(n)).as_bytes(),
+        )
+    }
+
+    /// Removes unfinished builds and all but the `keep` newest finished generations up to the
+    /// live one; generations newer than the live one (built, never swapped in) go too.
+    pub fn cleanup(&self, keep: usize) -> Result<()> {
+        let live = self.current()?;
+        let mut finished: Vec<u64> = Vec::new();
+        for (n, path, tmp) in self.all_generations()? {
+            let stale = tmp || live.is_none_or(|l| n > l);
+            if stale {
+                if Some(n) != live {
+                    remove_dir(&path);
+                }
+            } else {
+                finished.push(n);
+            }
+        }
+        finished.sort_unstable_by(|a, b| b.cmp(a));
+        for n in finished.into_iter().skip(keep.max(1)) {
+            if Some(n) != live {
+                remove_dir(&self.gen_path(n));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn remove_dir(path: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(path) {
+        tracing::warn!(path = %path.display(), error = %e, "could not remove an old index generation");
+    }
+}
+
+/// A generation opened for reading.
+pub struct Generation {
+    pub number: u64,
+    pub path: PathBuf,
+    pub manifest: Manifest,
+    pub lexical: LexicalReader,
+}
+
+impl Generation {
+    /// Opens the generation in `path`.
+    pub fn open(path: PathBuf, number: u64, analyzer: Arc<Analyzer>) -> Result<Generation> {
+        let mpath = path.join(MANIFEST);
+        let bytes = std::fs::read(&mpath).map_err(|e| Error::io(&mpath, e))?;
+        let manifest: Manifest = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Index(format!("{}: {e}", mpath.display())))?;
+        let lexical = LexicalIndex::open_in_dir(&path.join(LEXICAL), analyzer)?.reader()?;
+        Ok(Generation {
+            number,
+            path,
+            manifest,
+            lexical,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generation_names_round_trip() {
+        assert_eq!(gen_name(7), "gen-000007");
+        assert_eq!(parse_gen_name("gen-000007"), Some(7));
+        assert_eq!(parse_gen_name("gen-000008.tmp"), Some(8));
+        assert_eq!(parse_gen_name("store"), None);
+    }
+
+    #[test]
+    fn cleanup_keeps_live_and_recent_and_drops_stale() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let idx = IndexDir::new(dir.path());
+        for n in 1..=4 {
+            std::fs::create_dir_all(idx.gen_path(n)).expect("mkdir");
+        }
+        std::fs::create_dir_all(dir.path().join("gen-000005.tmp")).expect("mkdir");
+        idx.swap(3).expect("swap");
+        assert_eq!(idx.current().expect("current"), Some(3));
+        assert_eq!(idx.next_generation().expect("next"), 6);
+        idx.cleanup(2).expect("cleanup");
+        let left: Vec<u64> = idx
+            .all_generations()
+            .expect("list")
+            .into_iter()
+            .map(|(n, ..)| n)
+            .collect();
+        assert_eq!(left, vec![2, 3]);
+    }
+}

@@ -1,0 +1,577 @@
+//! Files → [`Document`]s: every supported format ends up as a list of [`Block`]s (a paragraph,
+//! a list, a table, a code block, a ticket's problem or resolution) under a heading path, each
+//! with a [`SourceMap`] back to the bytes of the source file.
+
+pub mod frontmatter;
+pub mod html;
+pub mod markdown;
+pub mod redact;
+pub mod text;
+pub mod ticket;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// The kind of a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocType {
+    Manual,
+    Policy,
+    Faq,
+    Ticket,
+    Note,
+    Other,
+}
+
+impl DocType {
+    /// The lowercase name used in filters and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocType::Manual => "manual",
+            DocType::Policy => "policy",
+            DocType::Faq => "faq",
+            DocType::Ticket => "ticket",
+            DocType::Note => "note",
+            DocType::Other => "other",
+        }
+    }
+}
+
+/// Who may read a document: everyone, or agents only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Audience {
+    Public,
+    Internal,
+}
+
+impl Audience {
+    /// Parses `public` / `internal`.
+    pub fn parse(s: &str) -> Option<Audience> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "public" => Some(Audience::Public),
+            "internal" => Some(Audience::Internal),
+            _ => None,
+        }
+    }
+
+    /// The lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::Public => "public",
+            Audience::Internal => "internal",
+        }
+    }
+}
+
+/// The language of a document or passage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    En,
+    Zh,
+}
+
+impl Lang {
+    /// Parses a language tag (`en`, `en-US`, `zh`, `zh-CN`, `zh-Hans`, …).
+    pub fn parse(s: &str) -> Option<Lang> {
+        let s = s.trim().to_ascii_lowercase();
+        let primary = s.split(['-', '_']).next().unwrap_or("");
+        match primary {
+            "en" | "english" => Some(Lang::En),
+            "zh" | "cn" | "chinese" => Some(Lang::Zh),
+            _ => None,
+        }
+    }
+
+    /// The two-letter code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh",
+        }
+    }
+
+    /// Detects the main language of a text: Chinese when it has at least as many CJK characters
+    /// as Latin words.
+    pub fn detect(text: &str) -> Lang {
+        let mut cjk = 0usize;
+        let mut words = 0usize;
+        let mut in_word = false;
+        for c in text.chars() {
+            if crate::analyze::is_cjk(c) {
+                cjk += 1;
+                in_word = false;
+            } else if c.is_alphabetic() {
+                if !in_word {
+                    words += 1;
+                }
+                in_word = true;
+            } else {
+                in_word = false;
+            }
+        }
+        if cjk > 0 && cjk >= words {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
+    }
+}
+
+/// Typed warranty terms a policy may carry in its front matter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WarrantyTerm {
+    /// Product category (`phone`, `laptop`, …).
+    pub category: String,
+    /// Months the whole device is covered.
+    pub months: u32,
+    /// Months for named parts (`battery: 12`).
+    #[serde(default)]
+    pub parts: BTreeMap<String, u32>,
+}
+
+/// What is known about a document besides its text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DocMeta {
+    /// Stable document id (front matter `id`, a ticket id, or the path in the corpus).
+    pub id: String,
+    pub title: String,
+    pub doc_type: DocType,
+    pub language: Lang,
+    pub audience: Audience,
+    /// Exact model numbers the document is about.
+    pub products: Vec<String>,
+    pub category: Option<String>,
+    pub tags: Vec<String>,
+    pub effective_date: Option<NaiveDate>,
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warranty: Vec<WarrantyTerm>,
+    /// The source file, relative to the corpus folder, with `/` separators.
+    pub source: String,
+    /// Other metadata (a ticket's channel, status, created_at; unknown front-matter keys).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// The kind of a block of text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockKind {
+    Paragraph,
+    List,
+    Table,
+    Code,
+    /// A ticket's customer side.
+    Problem,
+    /// A ticket's agent side and outcome.
+    Resolution,
+}
+
+/// A run of text under one heading path, with a map back to its source bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    pub heading_path: Vec<String>,
+    pub kind: BlockKind,
+    pub text: String,
+    pub map: SourceMap,
+}
+
+/// A parsed document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub meta: Arc<DocMeta>,
+    pub blocks: Vec<Block>,
+}
+
+/// One piece of a block's text and where it came from. A piece is *verbatim* when its text is
+/// byte-for-byte the source range, so any offset inside it maps exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Piece {
+    text_start: usize,
+    text_len: usize,
+    src_start: usize,
+    src_len: usize,
+    verbatim: bool,
+}
+
+/// Maps byte offsets in a block's text to byte offsets in the source file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceMap {
+    pieces: Vec<Piece>,
+}
+
+impl SourceMap {
+    /// The source range for the text range `start..end` (`start < end`). The result always lies
+    /// on the boundaries of pieces or inside verbatim pieces, so it never splits a UTF-8
+    /// character of the source.
+    pub fn to_source(&self, start: usize, end: usize) -> (usize, usize) {
+        let s = self.map_start(start);
+        let e = self.map_end(end);
+        if e < s {
+            (s, s)
+        } else {
+            (s, e)
+        }
+    }
+
+    fn map_start(&self, off: usize) -> usize {
+        for p in &self.pieces {
+            if off < p.text_start + p.text_len {
+                if off <= p.text_start {
+                    return p.src_start;
+                }
+                return if p.verbatim {
+                    p.src_start + (off - p.text_start)
+                } else {
+                    p.src_start
+                };
+            }
+        }
+        self.pieces.last().map_or(0, |p| p.src_start + p.src_len)
+    }
+
+    fn map_end(&self, off: usize) -> usize {
+        for p in self.pieces.iter().rev() {
+            if off > p.text_start {
+                if off >= p.text_start + p.text_len {
+                    return p.src_start + p.src_len;
+                }
+                return if p.verbatim {
+                    p.src_start + (off - p.text_start)
+                } else {
+                    p.src_start + p.src_len
+                };
+            }
+        }
+        self.pieces.first().map_or(0, |p| p.src_start)
+    }
+}
+
+/// Builds a block's text piece by piece, recording where each piece came from.
+#[derive(Debug, Default)]
+pub struct BlockBuilder {
+    text: String,
+    pieces: Vec<Piece>,
+}
+
+impl BlockBuilder {
+    /// A new, empty builder.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Whether nothing but whitespace has been pushed.
+    pub fn is_blank(&self) -> bool {
+        self.text.trim().is_empty()
+    }
+
+    /// The text so far.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Appends `s`, which came from `src_start..src_start + src_len` of the source. When `s` is
+    /// exactly that source text the piece is verbatim.
+    pub fn push_source(&mut self, s: &str, src_start: usize, src_len: usize, verbatim: bool) {
+        if s.is_empty() {
+            return;
+        }
+        self.pieces.push(Piece {
+            text_start: self.text.len(),
+            text_len: s.len(),
+            src_start,
+            src_len,
+            verbatim: verbatim && s.len() == src_len,
+        });
+        self.text.push_str(s);
+    }
+
+    /// Appends text that has no source of its own (a list marker, a separator).
+    pub fn push_synthetic(&mut self, s: &str) {
+        self.text.push_str(s);
+    }
+
+    /// Appends a single space unless the text is empty or already ends in whitespace.
+    pub fn push_space(&mut self) {
+        if !self.text.is_empty() && !self.text.ends_with(char::is_whitespace) {
+            self.text.push(' ');
+        }
+    }
+
+    /// Appends a newline unless the text is empty or already ends in one.
+    pub fn push_newline(&mut self) {
+        while self.text.ends_with(' ') {
+            self.text.pop();
+        }
+        if !self.text.is_empty() && !self.text.ends_with('\n') {
+            self.text.push('\n');
+        }
+    }
+
+    /// Appends source text, collapsing each run of whitespace to one space (HTML, plain text).
+    pub fn push_collapsed(&mut self, raw: &str, src_start: usize) {
+        let mut word_start: Option<usize> = None;
+        for (i, c) in raw.char_indices() {
+            if c.is_whitespace() {
+                if let Some(ws) = word_start.take() {
+                    self.push_source(&raw[ws..i], src_start + ws, i - ws, true);
+                }
+                self.push_space();
+            } else if word_start.is_none() {
+                word_start = Some(i);
+            }
+        }
+        if let Some(ws) = word_start {
+            self.push_source(&raw[ws..], src_start + ws, raw.len() - ws, true);
+        }
+    }
+
+    /// Finishes the block: `None` when it holds nothing but whitespace.
+    pub fn finish(self, heading_path: &[String], kind: BlockKind) -> Option<Block> {
+        let trimmed_len = self.text.trim_end().len();
+        if self.text.trim().is_empty() {
+            return None;
+        }
+        let mut text = self.text;
+        text.truncate(trimmed_len);
+        Some(Block {
+            heading_path: heading_path.to_vec(),
+            kind,
+            text,
+            map: SourceMap {
+                pieces: self.pieces,
+            },
+        })
+    }
+
+    /// Takes the finished block out of the builder, leaving it empty.
+    pub fn take(&mut self, heading_path: &[String], kind: BlockKind) -> Option<Block> {
+        std::mem::take(self).finish(heading_path, kind)
+    }
+}
+
+/// The outcome of reading one source file.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    /// The documents read from the file (one for a manual; one per ticket for a ticket file).
+    pub documents: Vec<Document>,
+    /// Problems that did not stop the rest of the file from being read (a malformed JSON line).
+    pub errors: Vec<String>,
+}
+
+/// The kinds of file kefu reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Markdown,
+    Html,
+    Text,
+    TicketsJsonl,
+    TicketsCsv,
+}
+
+impl Format {
+    /// The format of a path by its extension, or `None` for files kefu does not read.
+    pub fn of(path: &Path) -> Option<Format> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "md" | "markdown" => Some(Format::Markdown),
+            "html" | "htm" => Some(Format::Html),
+            "txt" => Some(Format::Text),
+            "jsonl" | "ndjson" => Some(Format::TicketsJsonl),
+            "csv" => Some(Format::TicketsCsv),
+            _ => None,
+        }
+    }
+}
+
+/// Context for parsing one file.
+pub struct FileContext<'a> {
+    /// The path relative to the corpus folder, `/`-separated (used as `source` and default id).
+    pub rel_path: &'a str,
+    pub config: &'a Config,
+}
+
+impl FileContext<'_> {
+    /// The default document id: the relative path without its extension.
+    pub fn default_id(&self) -> String {
+        match self.rel_path.rsplit_once('.') {
+            Some((stem, _)) if !stem.is_empty() => stem.to_string(),
+            _ => self.rel_path.to_string(),
+        }
+    }
+
+    /// The default title: the file name without its extension.
+    pub fn default_title(&self) -> String {
+        let name = self.rel_path.rsplit('/').next().unwrap_or(self.rel_path);
+        match name.rsplit_once('.') {
+            Some((stem, _)) if !stem.is_empty() => stem.to_string(),
+            _ => name.to_string(),
+        }
+    }
+
+    pub(crate) fn default_audience(&self) -> Audience {
+        Audience::parse(&self.config.corpus.default_audience).unwrap_or(Audience::Public)
+    }
+}
+
+/// Checks raw bytes and returns them as text, or the reason the file is bad.
+pub fn check_bytes<'a>(bytes: &'a [u8], max: u64) -> std::result::Result<&'a str, String> {
+    if bytes.len() as u64 > max {
+        return Err(format!(
+            "file is {} bytes, over the limit of {max} (corpus.max_file_bytes)",
+            bytes.len()
+        ));
+    }
+    if bytes.is_empty() {
+        return Err("empty file".into());
+    }
+    let head = &bytes[..bytes.len().min(8192)];
+    if head.contains(&0) {
+        return Err("binary file (contains NUL bytes)".into());
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
+    if text.trim().is_empty() {
+        return Err("empty file (only whitespace)".into());
+    }
+    Ok(text)
+}
+
+/// Reads and parses one file of a known format. `path` is the file on disk; `rel_path` its
+/// name in the corpus. Errors name the path and the reason.
+pub fn read_file(path: &Path, rel_path: &str, config: &Config) -> Result<Ingested> {
+    let format = Format::of(path).ok_or_else(|| Error::bad_file(path, "unsupported file type"))?;
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if meta.len() > config.corpus.max_file_bytes {
+        return Err(Error::bad_file(
+            path,
+            format!(
+                "file is {} bytes, over the limit of {} (corpus.max_file_bytes)",
+                meta.len(),
+                config.corpus.max_file_bytes
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse_bytes(&bytes, format, path, rel_path, config)
+}
+
+/// Parses the bytes of a file of `format`.
+pub fn parse_bytes(
+    bytes: &[u8],
+    format: Format,
+    path: &Path,
+    rel_path: &str,
+    config: &Config,
+) -> Result<Ingested> {
+    let text =
+        check_bytes(bytes, config.corpus.max_file_bytes).map_err(|r| Error::bad_file(path, r))?;
+    let ctx = FileContext { rel_path, config };
+    let result = match format {
+        Format::Markdown => markdown::parse(text, &ctx).map(|d| Ingested {
+            documents: vec![d],
+            errors: vec![],
+        }),
+        Format::Html => html::parse(text, &ctx).map(|d| Ingested {
+            documents: vec![d],
+            errors: vec![],
+        }),
+        Format::Text => text::parse(text, &ctx).map(|d| Ingested {
+            documents: vec![d],
+            errors: vec![],
+        }),
+        Format::TicketsJsonl => ticket::parse_jsonl(text, &ctx),
+        Format::TicketsCsv => ticket::parse_csv(text, &ctx),
+    };
+    result.map_err(|reason| Error::bad_file(PathBuf::from(path), reason))
+}
+
+/// Builds a document's metadata from parsed front matter (or HTML meta tags) and defaults.
+pub(crate) fn meta_from_front_matter(
+    fm: frontmatter::FrontMatter,
+    ctx: &FileContext<'_>,
+    fallback_title: Option<String>,
+    blocks: &[Block],
+) -> DocMeta {
+    let language = fm.language.unwrap_or_else(|| {
+        let sample: String = blocks
+            .iter()
+            .take(20)
+            .map(|b| b.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        Lang::detect(&sample)
+    });
+    DocMeta {
+        id: fm.id.unwrap_or_else(|| ctx.default_id()),
+        title: fm
+            .title
+            .or(fallback_title)
+            .unwrap_or_else(|| ctx.default_title()),
+        doc_type: fm.doc_type.unwrap_or(DocType::Other),
+        language,
+        audience: fm.audience.unwrap_or_else(|| ctx.default_audience()),
+        products: fm.products,
+        category: fm.category,
+        tags: fm.tags,
+        effective_date: fm.effective_date,
+        version: fm.version,
+        warranty: fm.warranty,
+        source: ctx.rel_path.to_string(),
+        extra: fm.extra,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_bytes_have_reasons() {
+        assert!(check_bytes(b"", 10).unwrap_err().contains("empty"));
+        assert!(check_bytes(b"  \n ", 10).unwrap_err().contains("empty"));
+        assert!(check_bytes(b"a\0b", 10).unwrap_err().contains("binary"));
+        assert!(check_bytes(b"ab\xffcd", 10)
+            .unwrap_err()
+            .contains("UTF-8 at byte 2"));
+        assert!(check_bytes(b"abcdef", 3).unwrap_err().contains("limit"));
+        assert_eq!(check_bytes("好的".as_bytes(), 10), Ok("好的"));
+    }
+
+    #[test]
+    fn detects_language() {
+        assert_eq!(Lang::detect("X9 Pro 的屏幕碎了怎么办"), Lang::Zh);
+        assert_eq!(Lang::detect("My X9 Pro screen is cracked"), Lang::En);
+        assert_eq!(Lang::parse("zh-CN"), Some(Lang::Zh));
+        assert_eq!(Lang::parse("en_US"), Some(Lang::En));
+        assert_eq!(Lang::parse("fr"), None);
+    }
+
+    #[test]
+    fn source_map_maps_verbatim_and_synthetic_pieces() {
+        let src = "ab **cd** ef";
+        let mut b = BlockBuilder::new();
+        b.push_source("ab ", 0, 3, true);
+        b.push_source("cd", 5, 2, true);
+        b.push_synthetic(" ");
+        b.push_source("ef", 10, 2, true);
+        let block = b.finish(&[], BlockKind::Paragraph).expect("block");
+        assert_eq!(block.text, "ab cd ef");
+        assert_eq!(block.map.to_source(3, 5), (5, 7));
+        assert_eq!(&src[5..7], "cd");
+        assert_eq!(block.map.to_source(0, 8), (0, 12));
+        // an offset on the synthetic space maps to the next piece's start / previous piece's end
+        assert_eq!(block.map.to_source(5, 6), (10, 10));
+    }
+}
