@@ -129,8 +129,8 @@ pub struct SearchConfig {
     pub max_top_k: usize,
     /// The longest query accepted, in bytes.
     pub max_query_bytes: usize,
-    /// Per-field weights of the lexical score.
-    pub boost: FieldBoosts,
+    /// Per-field weights of the lexical score, by the language of the query.
+    pub boost: BoostProfiles,
 }
 
 impl Default for SearchConfig {
@@ -139,7 +139,45 @@ impl Default for SearchConfig {
             top_k: 10,
             max_top_k: 1000,
             max_query_bytes: 2048,
-            boost: FieldBoosts::default(),
+            boost: BoostProfiles::default(),
+        }
+    }
+}
+
+/// Field weights for English queries and for Chinese (or mixed) queries. Chinese questions
+/// are short and colloquial: character n-grams carry them better than jieba words, so the
+/// profiles differ (tuned on `../shared/eval`, see the README).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct BoostProfiles {
+    pub en: FieldBoosts,
+    pub zh: FieldBoosts,
+}
+
+impl Default for BoostProfiles {
+    fn default() -> Self {
+        BoostProfiles {
+            en: FieldBoosts::default(),
+            zh: FieldBoosts {
+                title: 0.6,
+                heading: 0.5,
+                body: 0.25,
+                cjk_unigram: 1.0,
+                cjk_bigram: 0.3,
+                ident: 1.0,
+                length_normalization: 0.6,
+                pairs: 0.0,
+            },
+        }
+    }
+}
+
+impl BoostProfiles {
+    /// The profile for a query text.
+    pub fn for_query(&self, query: &str) -> &FieldBoosts {
+        match crate::ingest::Lang::detect(query) {
+            crate::ingest::Lang::Zh => &self.zh,
+            crate::ingest::Lang::En => &self.en,
         }
     }
 }
@@ -160,17 +198,24 @@ pub struct FieldBoosts {
     pub cjk_bigram: f32,
     /// Identifiers (model numbers, order numbers) whole and by their parts.
     pub ident: f32,
+    /// Strength of BM25 length normalisation, in (0, 1]: 1 is standard BM25 (b = 0.75); lower
+    /// values penalise long passages less.
+    pub length_normalization: f32,
+    /// Adjacent word pairs of the query found together in the passage.
+    pub pairs: f32,
 }
 
 impl Default for FieldBoosts {
     fn default() -> Self {
         FieldBoosts {
-            title: 1.0,
+            title: 0.6,
             heading: 0.5,
             body: 1.0,
             cjk_unigram: 0.2,
             cjk_bigram: 0.5,
             ident: 1.0,
+            length_normalization: 0.25,
+            pairs: 0.6,
         }
     }
 }
@@ -333,17 +378,28 @@ impl Config {
                 "must be at least 16",
             ));
         }
-        let b = &self.search.boost;
-        for (key, v) in [
-            ("search.boost.title", b.title),
-            ("search.boost.heading", b.heading),
-            ("search.boost.body", b.body),
-            ("search.boost.cjk_unigram", b.cjk_unigram),
-            ("search.boost.cjk_bigram", b.cjk_bigram),
-            ("search.boost.ident", b.ident),
-        ] {
-            if !v.is_finite() || v < 0.0 {
-                return Err(Error::config(key, "must be a finite number >= 0"));
+        for (name, b) in [("en", &self.search.boost.en), ("zh", &self.search.boost.zh)] {
+            for (key, v) in [
+                ("title", b.title),
+                ("heading", b.heading),
+                ("body", b.body),
+                ("cjk_unigram", b.cjk_unigram),
+                ("cjk_bigram", b.cjk_bigram),
+                ("ident", b.ident),
+                ("pairs", b.pairs),
+            ] {
+                if !v.is_finite() || v < 0.0 {
+                    return Err(Error::config(
+                        format!("search.boost.{name}.{key}"),
+                        "must be a finite number >= 0",
+                    ));
+                }
+            }
+            if !(b.length_normalization > 0.0 && b.length_normalization <= 1.0) {
+                return Err(Error::config(
+                    format!("search.boost.{name}.length_normalization"),
+                    "must be in (0, 1]",
+                ));
             }
         }
         Ok(())

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze::Analyzer;
 use crate::chunk::{count_tokens, Chunk, ChunkId};
-use crate::config::{Config, FieldBoosts};
+use crate::config::{BoostProfiles, Config};
 use crate::error::{Error, Result};
 use crate::index::lexical::LexicalIndex;
 use crate::ingest::{Audience, DocMeta, DocType, Lang};
@@ -192,7 +192,7 @@ pub fn evaluate(
     mode: Mode,
     config: &Config,
     analyzer: &Arc<Analyzer>,
-    boosts: &FieldBoosts,
+    boosts: &BoostProfiles,
 ) -> Result<EvalResult> {
     match mode {
         Mode::Bm25 => {}

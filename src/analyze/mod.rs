@@ -57,6 +57,9 @@ pub enum Stream {
     CjkUnigrams,
     CjkBigrams,
     Idents,
+    /// Adjacent pairs of words (after stopword removal): rewards passages that keep the
+    /// query's words together.
+    WordPairs,
 }
 
 /// Lucene's English stopword set (the classic 33 words).
@@ -140,6 +143,39 @@ impl Analyzer {
             Stream::CjkUnigrams => cjk_grams(text, 1, out),
             Stream::CjkBigrams => cjk_grams(text, 2, out),
             Stream::Idents => idents(text, out),
+            Stream::WordPairs => {
+                let mut words = Vec::new();
+                self.words(text, &mut words);
+                for w in words.windows(2) {
+                    // pairs never span a sentence or clause break
+                    let gap = &text[w[0].to.min(w[1].from)..w[1].from];
+                    if gap.chars().any(|c| {
+                        matches!(
+                            c,
+                            '.' | ','
+                                | ';'
+                                | ':'
+                                | '!'
+                                | '?'
+                                | '\n'
+                                | '。'
+                                | '，'
+                                | '；'
+                                | '：'
+                                | '！'
+                                | '？'
+                                | '、'
+                        )
+                    }) {
+                        continue;
+                    }
+                    out.push(Tok {
+                        text: format!("{}_{}", w[0].text, w[1].text),
+                        from: w[0].from,
+                        to: w[1].to,
+                    });
+                }
+            }
         }
     }
 

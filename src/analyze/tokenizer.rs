@@ -8,7 +8,8 @@ use tantivy::tokenizer::{Token, TokenStream, Tokenizer, TokenizerManager};
 use super::{Analyzer, Stream, Tok};
 
 /// Tokenizer names, one per stream.
-pub const TOKENIZERS: [(&str, Stream); 4] = [
+pub const TOKENIZERS: [(&str, Stream); 5] = [
+    ("kefu_pairs", Stream::WordPairs),
     ("kefu_words", Stream::Words),
     ("kefu_cjk1", Stream::CjkUnigrams),
     ("kefu_cjk2", Stream::CjkBigrams),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tantivy::collector::TopDocs;
 use tantivy::columnar::Column;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::query::{Bm25StatisticsProvider, BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
@@ -19,7 +19,7 @@ use tantivy::{
 
 use crate::analyze::{tokenizer, Analyzer, Stream};
 use crate::chunk::{Chunk, ChunkId};
-use crate::config::FieldBoosts;
+use crate::config::{BoostProfiles, FieldBoosts};
 use crate::error::{Error, Result};
 
 /// Bumped whenever the schema or what is indexed in it changes (forces a full rebuild).
@@ -83,6 +83,7 @@ pub struct Fields {
     pub cjk1: Field,
     pub cjk2: Field,
     pub ident: Field,
+    pub pairs: Field,
     pub f_type: Field,
     pub f_product: Field,
     pub f_lang: Field,
@@ -128,6 +129,7 @@ pub fn schema() -> (Schema, Fields) {
         cjk1: text_field(&mut b, "cjk1", "kefu_cjk1"),
         cjk2: text_field(&mut b, "cjk2", "kefu_cjk2"),
         ident: text_field(&mut b, "ident", "kefu_ident"),
+        pairs: text_field(&mut b, "pairs", "kefu_pairs"),
         f_type: b.add_text_field("f_type", STRING),
         f_product: b.add_text_field("f_product", STRING),
         f_lang: b.add_text_field("f_lang", STRING),
@@ -232,11 +234,14 @@ impl LexicalWriter {
         doc.add_text(f.title, &m.title);
         let heading = chunk.heading_path.join(" / ");
         doc.add_text(f.heading, &heading);
-        doc.add_text(f.body, &chunk.text);
+        // the body field holds title, headings and text together (as a single-field BM25
+        // would); the title and heading fields add weight on top
         let all = format!("{}\n{}\n{}", m.title, heading, chunk.text);
+        doc.add_text(f.body, &all);
         doc.add_text(f.cjk1, &all);
         doc.add_text(f.cjk2, &all);
         doc.add_text(f.ident, &all);
+        doc.add_text(f.pairs, &all);
         doc.add_text(f.f_type, m.doc_type.as_str());
         for p in &m.products {
             doc.add_text(f.f_product, normalize_filter_value(FilterKey::Product, p));
@@ -273,6 +278,34 @@ impl LexicalWriter {
         self.writer.wait_merging_threads()?;
         Ok(())
     }
+}
+
+/// BM25 statistics with the average field length scaled up by `scale` (>= 1): tantivy's BM25
+/// has fixed k1 = 1.2 and b = 0.75, and a longer "average" weakens length normalisation, which
+/// is what `search.length_normalization` controls.
+struct ScaledStats<'a> {
+    searcher: &'a Searcher,
+    scale: f64,
+}
+
+impl Bm25StatisticsProvider for ScaledStats<'_> {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        let n = self.searcher.total_num_tokens(field)?;
+        Ok((n as f64 * self.scale).round() as u64)
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        self.searcher.total_num_docs()
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        self.searcher.doc_freq(term)
+    }
+}
+
+fn length_scale(boosts: &FieldBoosts) -> f64 {
+    let s = boosts.length_normalization.clamp(0.01, 1.0);
+    1.0 / s as f64
 }
 
 /// One lexical hit.
@@ -341,6 +374,12 @@ impl LexicalReader {
             );
         }
         add(
+            f.pairs,
+            Stream::WordPairs,
+            boosts.pairs,
+            &self.analyzer.terms(Stream::WordPairs, text),
+        );
+        add(
             f.ident,
             Stream::Idents,
             boosts.ident,
@@ -354,9 +393,10 @@ impl LexicalReader {
         &self,
         text: &str,
         k: usize,
-        boosts: &FieldBoosts,
+        profiles: &BoostProfiles,
         filters: &FilterSet,
     ) -> Result<Vec<LexicalHit>> {
+        let boosts = profiles.for_query(text);
         let clauses = self.text_clauses(text, boosts);
         if clauses.is_empty() || k == 0 {
             return Ok(Vec::new());
@@ -385,9 +425,15 @@ impl LexicalReader {
             }
             Box::new(BooleanQuery::new(all))
         };
-        let top = self
-            .searcher
-            .search(&*query, &TopDocs::with_limit(k).order_by_score())?;
+        let stats = ScaledStats {
+            searcher: &self.searcher,
+            scale: length_scale(boosts),
+        };
+        let top = self.searcher.search_with_statistics_provider(
+            &*query,
+            &TopDocs::with_limit(k).order_by_score(),
+            &stats,
+        )?;
         let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let key = self

@@ -6,7 +6,7 @@ pub mod snippet;
 use serde::{Deserialize, Serialize};
 
 use crate::chunk::Chunk;
-use crate::config::{Config, FieldBoosts};
+use crate::config::{BoostProfiles, Config};
 use crate::error::{Error, Result};
 use crate::index::lexical::{FilterKey, FilterSet};
 use crate::index::Generation;
@@ -133,7 +133,7 @@ pub fn validate(req: &SearchRequest, config: &Config) -> Result<()> {
 pub fn search(
     generation: &Generation,
     req: &SearchRequest,
-    boosts: &FieldBoosts,
+    boosts: &BoostProfiles,
     config: &Config,
 ) -> Result<Vec<Hit>> {
     validate(req, config)?;
