@@ -164,9 +164,10 @@ impl Default for BoostProfiles {
                 body: 0.25,
                 cjk_unigram: 1.0,
                 cjk_bigram: 0.3,
-                ident: 1.0,
+                ident: 3.0,
                 length_normalization: 0.6,
                 pairs: 0.0,
+                max_df: 1.0,
             },
         }
     }
@@ -203,6 +204,8 @@ pub struct FieldBoosts {
     pub length_normalization: f32,
     /// Adjacent word pairs of the query found together in the passage.
     pub pairs: f32,
+    /// Query terms found in more than this share of passages are not scored (1 = keep all).
+    pub max_df: f32,
 }
 
 impl Default for FieldBoosts {
@@ -213,9 +216,10 @@ impl Default for FieldBoosts {
             body: 1.0,
             cjk_unigram: 0.2,
             cjk_bigram: 0.5,
-            ident: 1.0,
+            ident: 3.0,
             length_normalization: 0.25,
             pairs: 0.6,
+            max_df: 1.0,
         }
     }
 }
@@ -387,6 +391,7 @@ impl Config {
                 ("cjk_bigram", b.cjk_bigram),
                 ("ident", b.ident),
                 ("pairs", b.pairs),
+                ("max_df", b.max_df),
             ] {
                 if !v.is_finite() || v < 0.0 {
                     return Err(Error::config(

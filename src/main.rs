@@ -164,6 +164,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ))
                 })?],
             };
+            if let Some(m) = modes.iter().find(|m| **m != Mode::Bm25) {
+                return Err(Error::NotAvailable(format!(
+                    "--mode {} needs the embedding model and the vector index, which kefu does not have yet; use --mode bm25",
+                    if *m == Mode::Vector { "vector" } else { "hybrid" }
+                ))
+                .into());
+            }
             let analyzer = kefu::analyzer(&config)?;
             let ds = Dataset::load(&dataset)
                 .with_context(|| format!("loading {}", dataset.display()))?;

@@ -111,8 +111,10 @@ fn walk(corpus: &Path) -> Result<(Vec<SourceFile>, usize)> {
 
 fn chunking_fingerprint(config: &Config) -> String {
     format!(
-        "v1;max={};overlap={}",
-        config.chunk.max_tokens, config.chunk.overlap_tokens
+        "ingest={};max={};overlap={}",
+        ingest::INGEST_VERSION,
+        config.chunk.max_tokens,
+        config.chunk.overlap_tokens
     )
 }
 
@@ -176,7 +178,8 @@ pub fn run(config: &Config, analyzer: &Arc<Analyzer>, opts: &IndexOptions) -> Re
     report.ignored = ignored;
 
     // 1. hash
-    let hashed: Vec<(usize, std::result::Result<(String, u64), String>)> = pool.install(|| {
+    type Hashed = std::result::Result<(String, u64), String>;
+    let hashed: Vec<(usize, Hashed)> = pool.install(|| {
         files
             .par_iter()
             .enumerate()

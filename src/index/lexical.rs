@@ -333,59 +333,72 @@ impl LexicalReader {
         self.searcher.num_docs()
     }
 
-    /// The weighted term clauses of a query text.
+    /// The weighted term clauses of a query text. Terms absent from the index are left out,
+    /// and so are terms found in more than `max_df` of all passages (they cost the most to
+    /// score and add the least), unless that would leave the query empty.
     fn text_clauses(&self, text: &str, boosts: &FieldBoosts) -> Vec<(Occur, Box<dyn Query>)> {
         let f = &self.fields;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let mut add = |field: Field, stream: Stream, boost: f32, terms: &[String]| {
+        let n = self.searcher.num_docs().max(1) as f64;
+        let max_df = (boosts.max_df.clamp(0.0, 1.0) as f64 * n).ceil() as u64;
+        let mut kept: Vec<(Term, f32)> = Vec::new();
+        let mut common: Vec<(Term, f32)> = Vec::new();
+        let mut add = |field: Field, boost: f32, terms: &[String]| {
             if boost <= 0.0 {
                 return;
             }
             for t in terms {
-                let q = TermQuery::new(
-                    Term::from_field_text(field, t),
-                    IndexRecordOption::WithFreqs,
-                );
-                let q: Box<dyn Query> = if (boost - 1.0).abs() < f32::EPSILON {
-                    Box::new(q)
+                let term = Term::from_field_text(field, t);
+                let df = self.searcher.doc_freq(&term).unwrap_or(1);
+                if df == 0 {
+                    continue;
+                }
+                if df > max_df {
+                    common.push((term, boost));
                 } else {
-                    Box::new(BoostQuery::new(Box::new(q), boost))
-                };
-                clauses.push((Occur::Should, q));
+                    kept.push((term, boost));
+                }
             }
-            let _ = stream;
         };
         let words = self.analyzer.terms(Stream::Words, text);
-        add(f.title, Stream::Words, boosts.title, &words);
-        add(f.heading, Stream::Words, boosts.heading, &words);
-        add(f.body, Stream::Words, boosts.body, &words);
+        add(f.title, boosts.title, &words);
+        add(f.heading, boosts.heading, &words);
+        add(f.body, boosts.body, &words);
         if text.chars().any(crate::analyze::is_cjk) {
             add(
                 f.cjk1,
-                Stream::CjkUnigrams,
                 boosts.cjk_unigram,
                 &self.analyzer.terms(Stream::CjkUnigrams, text),
             );
             add(
                 f.cjk2,
-                Stream::CjkBigrams,
                 boosts.cjk_bigram,
                 &self.analyzer.terms(Stream::CjkBigrams, text),
             );
         }
         add(
             f.pairs,
-            Stream::WordPairs,
             boosts.pairs,
             &self.analyzer.terms(Stream::WordPairs, text),
         );
         add(
             f.ident,
-            Stream::Idents,
             boosts.ident,
             &self.analyzer.terms(Stream::Idents, text),
         );
-        clauses
+        if kept.is_empty() {
+            kept = common;
+        }
+        kept.into_iter()
+            .map(|(term, boost)| {
+                let q = TermQuery::new(term, IndexRecordOption::WithFreqs);
+                let q: Box<dyn Query> = if (boost - 1.0).abs() < f32::EPSILON {
+                    Box::new(q)
+                } else {
+                    Box::new(BoostQuery::new(Box::new(q), boost))
+                };
+                (Occur::Should, q)
+            })
+            .collect()
     }
 
     /// The `k` best passages for `text` under `filters`.

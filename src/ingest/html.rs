@@ -161,6 +161,15 @@ fn parse_tag(s: &str) -> Option<Tag> {
     }
 }
 
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// Decodes the common named entities and numeric references.
 pub fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
@@ -171,7 +180,7 @@ pub fn decode_entities(s: &str) -> String {
     while let Some(pos) = rest.find('&') {
         out.push_str(&rest[..pos]);
         rest = &rest[pos..];
-        let end = rest[..rest.len().min(12)].find(';');
+        let end = prefix(rest, 12).find(';');
         let decoded = end.and_then(|e| {
             let ent = &rest[1..e];
             let c = match ent {
@@ -318,13 +327,11 @@ impl HtmlState {
                     None
                 });
             }
-            ("ul" | "ol", true) => {
-                if self.list_depth > 0 {
-                    self.list_depth -= 1;
-                    self.ordered.pop();
-                    if self.list_depth == 0 && self.table_depth == 0 {
-                        self.flush();
-                    }
+            ("ul" | "ol", true) if self.list_depth > 0 => {
+                self.list_depth -= 1;
+                self.ordered.pop();
+                if self.list_depth == 0 && self.table_depth == 0 {
+                    self.flush();
                 }
             }
             ("li", false) => {
@@ -347,12 +354,10 @@ impl HtmlState {
                 }
                 self.table_depth += 1;
             }
-            ("table", true) => {
-                if self.table_depth > 0 {
-                    self.table_depth -= 1;
-                    if self.table_depth == 0 {
-                        self.flush();
-                    }
+            ("table", true) if self.table_depth > 0 => {
+                self.table_depth -= 1;
+                if self.table_depth == 0 {
+                    self.flush();
                 }
             }
             ("tr", false) => {
@@ -372,12 +377,10 @@ impl HtmlState {
                 }
                 self.pre_depth += 1;
             }
-            ("pre", true) => {
-                if self.pre_depth > 0 {
-                    self.pre_depth -= 1;
-                    if self.pre_depth == 0 && self.list_depth == 0 && self.table_depth == 0 {
-                        self.flush();
-                    }
+            ("pre", true) if self.pre_depth > 0 => {
+                self.pre_depth -= 1;
+                if self.pre_depth == 0 && self.list_depth == 0 && self.table_depth == 0 {
+                    self.flush();
                 }
             }
             ("br", _) => self.cur.push_newline(),
@@ -431,7 +434,7 @@ impl HtmlState {
         while let Some(pos) = rest.find('&') {
             self.cur.push_collapsed(&rest[..pos], off);
             let tail = &rest[pos..];
-            let end = tail[..tail.len().min(12)].find(';').map_or(1, |e| e + 1);
+            let end = prefix(tail, 12).find(';').map_or(1, |e| e + 1);
             let decoded = decode_entities(&tail[..end]);
             if decoded.chars().all(char::is_whitespace) {
                 self.cur.push_space();

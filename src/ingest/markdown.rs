@@ -133,10 +133,8 @@ impl State {
                     self.flush();
                 }
             }
-            Event::End(TagEnd::Paragraph) => {
-                if !self.in_block_container() {
-                    self.flush();
-                }
+            Event::End(TagEnd::Paragraph) if !self.in_block_container() => {
+                self.flush();
             }
             Event::Start(Tag::List(start)) => {
                 if self.lists.is_empty() {

@@ -2,6 +2,10 @@
 //! a list, a table, a code block, a ticket's problem or resolution) under a heading path, each
 //! with a [`SourceMap`] back to the bytes of the source file.
 
+/// Bumped whenever parsing produces different documents from the same bytes; a generation
+/// built by another version is rebuilt from scratch.
+pub const INGEST_VERSION: u32 = 3;
+
 pub mod frontmatter;
 pub mod html;
 pub mod markdown;
@@ -426,7 +430,7 @@ impl FileContext<'_> {
 }
 
 /// Checks raw bytes and returns them as text, or the reason the file is bad.
-pub fn check_bytes<'a>(bytes: &'a [u8], max: u64) -> std::result::Result<&'a str, String> {
+pub fn check_bytes(bytes: &[u8], max: u64) -> std::result::Result<&str, String> {
     if bytes.len() as u64 > max {
         return Err(format!(
             "file is {} bytes, over the limit of {max} (corpus.max_file_bytes)",

@@ -145,11 +145,20 @@ fn to_document(
         .map(|c| first_sentence(c, 60))
         .unwrap_or_default();
     let product = t.product.clone().filter(|p| !p.trim().is_empty());
+    // The title names the ticket; it does not repeat the customer's words, which are already
+    // the problem passage (repeating them would count them twice in scoring).
+    let label = match language {
+        Lang::Zh => "工单",
+        Lang::En => "Ticket",
+    };
     let title = match &product {
-        Some(p) => format!("{id} · {p} · {summary}"),
-        None => format!("{id} · {summary}"),
+        Some(p) => format!("{label} {id} · {p}"),
+        None => format!("{label} {id}"),
     };
     let mut extra = BTreeMap::new();
+    if !summary.is_empty() {
+        extra.insert("summary".to_string(), serde_json::Value::String(summary));
+    }
     for (k, v) in [
         ("channel", &t.channel),
         ("status", &t.status),
