@@ -165,7 +165,8 @@ impl Default for BoostProfiles {
                 cjk_unigram: 1.0,
                 cjk_bigram: 0.3,
                 ident: 3.0,
-                length_normalization: 0.6,
+                k1: 0.84,
+                b: 0.64,
                 pairs: 0.0,
                 max_df: 1.0,
             },
@@ -199,9 +200,10 @@ pub struct FieldBoosts {
     pub cjk_bigram: f32,
     /// Identifiers (model numbers, order numbers) whole and by their parts.
     pub ident: f32,
-    /// Strength of BM25 length normalisation, in (0, 1]: 1 is standard BM25 (b = 0.75); lower
-    /// values penalise long passages less.
-    pub length_normalization: f32,
+    /// BM25 term-frequency saturation (k1 > 0).
+    pub k1: f32,
+    /// BM25 length normalisation (0 = none, 1 = full).
+    pub b: f32,
     /// Adjacent word pairs of the query found together in the passage.
     pub pairs: f32,
     /// Query terms found in more than this share of passages are not scored (1 = keep all).
@@ -217,7 +219,8 @@ impl Default for FieldBoosts {
             cjk_unigram: 0.2,
             cjk_bigram: 0.5,
             ident: 3.0,
-            length_normalization: 0.25,
+            k1: 0.525,
+            b: 0.43,
             pairs: 0.6,
             max_df: 1.0,
         }
@@ -400,10 +403,16 @@ impl Config {
                     ));
                 }
             }
-            if !(b.length_normalization > 0.0 && b.length_normalization <= 1.0) {
+            if !(b.k1 > 0.0 && b.k1 <= 10.0) {
                 return Err(Error::config(
-                    format!("search.boost.{name}.length_normalization"),
-                    "must be in (0, 1]",
+                    format!("search.boost.{name}.k1"),
+                    "must be in (0, 10]",
+                ));
+            }
+            if !(0.0..=1.0).contains(&b.b) {
+                return Err(Error::config(
+                    format!("search.boost.{name}.b"),
+                    "must be in [0, 1]",
                 ));
             }
         }

@@ -79,6 +79,58 @@ const ZH_STOP: &[&str] = &[
 /// Words that complete a model number: `X9 Pro` is one identifier.
 const MODEL_SUFFIXES: &[&str] = &["pro", "max", "plus", "ultra", "lite", "mini", "se", "air"];
 
+/// The distinct terms of each stream of a query.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryTerms {
+    pub words: Vec<String>,
+    pub cjk_unigrams: Vec<String>,
+    pub cjk_bigrams: Vec<String>,
+    pub pairs: Vec<String>,
+    pub idents: Vec<String>,
+}
+
+fn distinct(toks: impl Iterator<Item = Tok>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in toks {
+        if !out.contains(&t.text) {
+            out.push(t.text);
+        }
+    }
+    out
+}
+
+/// Adjacent pairs of words that are not separated by a sentence or clause break.
+fn word_pairs(text: &str, words: &[Tok], out: &mut Vec<Tok>) {
+    for w in words.windows(2) {
+        let gap = &text[w[0].to.min(w[1].from)..w[1].from];
+        let broken = gap.chars().any(|c| {
+            matches!(
+                c,
+                '.' | ','
+                    | ';'
+                    | ':'
+                    | '!'
+                    | '?'
+                    | '\n'
+                    | '。'
+                    | '，'
+                    | '；'
+                    | '：'
+                    | '！'
+                    | '？'
+                    | '、'
+            )
+        });
+        if !broken {
+            out.push(Tok {
+                text: format!("{}_{}", w[0].text, w[1].text),
+                from: w[0].from,
+                to: w[1].to,
+            });
+        }
+    }
+}
+
 /// The analyzer. Cheap to share (`Arc`), expensive to build (jieba's dictionary).
 pub struct Analyzer {
     jieba: Jieba,
@@ -146,35 +198,7 @@ impl Analyzer {
             Stream::WordPairs => {
                 let mut words = Vec::new();
                 self.words(text, &mut words);
-                for w in words.windows(2) {
-                    // pairs never span a sentence or clause break
-                    let gap = &text[w[0].to.min(w[1].from)..w[1].from];
-                    if gap.chars().any(|c| {
-                        matches!(
-                            c,
-                            '.' | ','
-                                | ';'
-                                | ':'
-                                | '!'
-                                | '?'
-                                | '\n'
-                                | '。'
-                                | '，'
-                                | '；'
-                                | '：'
-                                | '！'
-                                | '？'
-                                | '、'
-                        )
-                    }) {
-                        continue;
-                    }
-                    out.push(Tok {
-                        text: format!("{}_{}", w[0].text, w[1].text),
-                        from: w[0].from,
-                        to: w[1].to,
-                    });
-                }
+                word_pairs(text, &words, out);
             }
         }
     }
@@ -183,11 +207,37 @@ impl Analyzer {
     pub fn terms(&self, stream: Stream, text: &str) -> Vec<String> {
         let mut toks = Vec::new();
         self.analyze(stream, text, &mut toks);
-        let mut seen = HashSet::with_capacity(toks.len());
-        toks.into_iter()
-            .filter(|t| seen.insert(t.text.clone()))
-            .map(|t| t.text)
-            .collect()
+        distinct(toks.into_iter())
+    }
+
+    /// All query terms of `text`, each stream deduplicated (one pass of word analysis).
+    pub fn query_terms(&self, text: &str) -> QueryTerms {
+        let mut words = Vec::new();
+        self.words(text, &mut words);
+        let mut pairs = Vec::new();
+        word_pairs(text, &words, &mut pairs);
+        let mut toks = Vec::new();
+        let mut take = |stream: Stream| {
+            toks.clear();
+            self.analyze(stream, text, &mut toks);
+            distinct(toks.drain(..))
+        };
+        let has_cjk = text.chars().any(is_cjk);
+        QueryTerms {
+            cjk_unigrams: if has_cjk {
+                take(Stream::CjkUnigrams)
+            } else {
+                Vec::new()
+            },
+            cjk_bigrams: if has_cjk {
+                take(Stream::CjkBigrams)
+            } else {
+                Vec::new()
+            },
+            idents: take(Stream::Idents),
+            words: distinct(words.into_iter()),
+            pairs: distinct(pairs.into_iter()),
+        }
     }
 
     fn words(&self, text: &str, out: &mut Vec<Tok>) {

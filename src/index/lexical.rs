@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use tantivy::collector::TopDocs;
 use tantivy::columnar::Column;
-use tantivy::query::{Bm25StatisticsProvider, BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::fieldnorm::FieldNormReader;
+use tantivy::query::TermQuery;
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
@@ -16,8 +17,9 @@ use tantivy::schema::{
 use tantivy::{
     DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term,
 };
+use tantivy::{DocSet, InvertedIndexReader, TERMINATED};
 
-use crate::analyze::{tokenizer, Analyzer, Stream};
+use crate::analyze::{tokenizer, Analyzer};
 use crate::chunk::{Chunk, ChunkId};
 use crate::config::{BoostProfiles, FieldBoosts};
 use crate::error::{Error, Result};
@@ -202,17 +204,7 @@ impl LexicalIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        let searcher = reader.searcher();
-        let mut keys = Vec::with_capacity(searcher.segment_readers().len());
-        for seg in searcher.segment_readers() {
-            keys.push(seg.fast_fields().u64("key")?);
-        }
-        Ok(LexicalReader {
-            searcher,
-            keys,
-            fields: self.fields,
-            analyzer: self.analyzer.clone(),
-        })
+        LexicalReader::new(reader.searcher(), self.fields, self.analyzer.clone())
     }
 }
 
@@ -280,34 +272,6 @@ impl LexicalWriter {
     }
 }
 
-/// BM25 statistics with the average field length scaled up by `scale` (>= 1): tantivy's BM25
-/// has fixed k1 = 1.2 and b = 0.75, and a longer "average" weakens length normalisation, which
-/// is what `search.length_normalization` controls.
-struct ScaledStats<'a> {
-    searcher: &'a Searcher,
-    scale: f64,
-}
-
-impl Bm25StatisticsProvider for ScaledStats<'_> {
-    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
-        let n = self.searcher.total_num_tokens(field)?;
-        Ok((n as f64 * self.scale).round() as u64)
-    }
-
-    fn total_num_docs(&self) -> tantivy::Result<u64> {
-        self.searcher.total_num_docs()
-    }
-
-    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
-        self.searcher.doc_freq(term)
-    }
-}
-
-fn length_scale(boosts: &FieldBoosts) -> f64 {
-    let s = boosts.length_normalization.clamp(0.01, 1.0);
-    1.0 / s as f64
-}
-
 /// One lexical hit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LexicalHit {
@@ -319,89 +283,341 @@ pub struct LexicalHit {
 /// Filters: all keys must match; several values of one key match any.
 pub type FilterSet = Vec<(FilterKey, Vec<String>)>;
 
+/// The text fields that are scored, in a fixed order (index into per-segment tables).
+const SCORED: usize = 7;
+
+/// One segment's readers for the scored fields.
+struct SegmentData {
+    max_doc: u32,
+    alive: Option<tantivy::fastfield::AliveBitSet>,
+    inverted: Vec<Arc<InvertedIndexReader>>,
+    norms: Vec<FieldNormReader>,
+    reader_index: usize,
+}
+
 /// Searches one committed state of a lexical index. Cheap to share across threads.
+///
+/// Scoring is BM25 with per-field weights, computed here over tantivy's postings (exhaustive
+/// term-at-a-time accumulation into a dense score array per segment, then a top-k heap): at
+/// knowledge-base sizes (up to a few hundred thousand passages) this is faster than a
+/// document-at-a-time union when queries have many terms, and it makes k1 and b settable.
 pub struct LexicalReader {
     searcher: Searcher,
     keys: Vec<Column<u64>>,
     fields: Fields,
     analyzer: Arc<Analyzer>,
+    segments: Vec<SegmentData>,
+    /// Average field length of each scored field.
+    avgdl: [f32; SCORED],
+    num_docs: u64,
+    norm_tables: std::sync::Mutex<Vec<NormTableEntry>>,
+}
+
+thread_local! {
+    static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A scored query term.
+struct QueryTerm {
+    slot: usize,
+    /// The term's dictionary entry in each segment.
+    infos: Vec<Option<tantivy::postings::TermInfo>>,
+    /// boost × idf × (k1 + 1)
+    weight: f32,
+}
+
+/// Per scored field, k1·(1 − b + b·len/avgdl) for each of the 256 field-length codes.
+type NormTable = [[f32; 256]; SCORED];
+
+/// A cached [`NormTable`] keyed by the bits of (k1, b).
+type NormTableEntry = ((u32, u32), Arc<NormTable>);
+
+/// A top-k entry ordered by score, then by lower segment and document first; packed so that
+/// comparisons are integer comparisons. Positive finite scores keep their order as bits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Ranked {
+    score_bits: u32,
+    inv_seg: u32,
+    inv_doc: u32,
+}
+
+impl Ranked {
+    fn new(score: f32, seg: u32, doc: u32) -> Ranked {
+        Ranked {
+            score_bits: score.to_bits(),
+            inv_seg: u32::MAX - seg,
+            inv_doc: u32::MAX - doc,
+        }
+    }
+}
+
+/// The `k` highest positive scores whose index `accept`s, best first (ties: lower index
+/// first). Exact. A strided sample gives a lower bound on the k-th score first, so only
+/// the few documents above it are sorted; if that bound turns out too high (fewer than `k`
+/// accepted documents reach it), every positive score is considered.
+///
+/// `dense` says most scores are positive (the query's postings outnumber the documents); for
+/// sparse score arrays a single pass with a bounded heap is cheaper.
+pub fn select_top_k(
+    scores: &[f32],
+    k: usize,
+    dense: bool,
+    accept: impl Fn(usize) -> bool,
+) -> Vec<(f32, u32)> {
+    if k == 0 {
+        return Vec::new();
+    }
+    if !dense {
+        return heap_top_k(scores, k, accept);
+    }
+    const STRIDE: usize = 8;
+    let mut threshold = f32::MIN_POSITIVE;
+    if scores.len() >= k * STRIDE * 4 {
+        let mut sample: Vec<f32> = scores
+            .iter()
+            .step_by(STRIDE)
+            .copied()
+            .filter(|s| *s > 0.0)
+            .collect();
+        // the sample's (2k/STRIDE)-th best is, in expectation, the 2k-th best overall: below
+        // the k-th best, so usually at least k documents reach it
+        let rank = (2 * k).div_ceil(STRIDE);
+        if sample.len() > rank {
+            let (_, nth, _) = sample.select_nth_unstable_by(rank - 1, |a, b| b.total_cmp(a));
+            threshold = threshold.max(*nth);
+        }
+    }
+    let collect = |t: f32| -> Vec<(f32, u32)> {
+        scores
+            .iter()
+            .enumerate()
+            .filter(|&(d, &s)| s >= t && s > 0.0 && accept(d))
+            .map(|(d, &s)| (s, d as u32))
+            .collect()
+    };
+    let mut found = collect(threshold);
+    if found.len() < k && threshold > f32::MIN_POSITIVE {
+        found = collect(f32::MIN_POSITIVE);
+    }
+    let order = |a: &(f32, u32), b: &(f32, u32)| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1));
+    if found.len() > k {
+        found.select_nth_unstable_by(k - 1, order);
+        found.truncate(k);
+    }
+    found.sort_unstable_by(order);
+    found
+}
+
+/// [`select_top_k`] with a bounded min-heap: one pass, work proportional to the number of
+/// times the k-th best score improves.
+fn heap_top_k(scores: &[f32], k: usize, accept: impl Fn(usize) -> bool) -> Vec<(f32, u32)> {
+    use std::cmp::Reverse;
+    let mut heap: std::collections::BinaryHeap<Reverse<Ranked>> =
+        std::collections::BinaryHeap::with_capacity(k + 1);
+    let mut min_score = 0.0f32;
+    for (d, &s) in scores.iter().enumerate() {
+        if s <= min_score || !accept(d) {
+            continue;
+        }
+        let entry = Reverse(Ranked::new(s, 0, d as u32));
+        if heap.len() < k {
+            heap.push(entry);
+        } else if let Some(mut min) = heap.peek_mut() {
+            *min = entry;
+        }
+        if heap.len() == k {
+            min_score = heap.peek().map_or(0.0, |m| f32::from_bits(m.0.score_bits));
+        }
+    }
+    let mut out: Vec<(f32, u32)> = heap
+        .into_iter()
+        .map(|Reverse(r)| (f32::from_bits(r.score_bits), u32::MAX - r.inv_doc))
+        .collect();
+    out.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    out
 }
 
 impl LexicalReader {
-    /// Number of passages.
-    pub fn num_docs(&self) -> u64 {
-        self.searcher.num_docs()
+    fn new(searcher: Searcher, fields: Fields, analyzer: Arc<Analyzer>) -> Result<LexicalReader> {
+        let scored = Self::scored_fields(&fields);
+        let mut keys = Vec::with_capacity(searcher.segment_readers().len());
+        let mut segments = Vec::new();
+        for (i, seg) in searcher.segment_readers().iter().enumerate() {
+            keys.push(seg.fast_fields().u64("key")?);
+            let mut inverted = Vec::with_capacity(SCORED);
+            let mut norms = Vec::with_capacity(SCORED);
+            for f in scored {
+                inverted.push(seg.inverted_index(f)?);
+                norms.push(seg.get_fieldnorms_reader(f)?);
+            }
+            segments.push(SegmentData {
+                max_doc: seg.max_doc(),
+                alive: seg.alive_bitset().cloned(),
+                inverted,
+                norms,
+                reader_index: i,
+            });
+        }
+        let num_docs = searcher.num_docs();
+        let total_docs: u64 = searcher
+            .segment_readers()
+            .iter()
+            .map(|s| s.max_doc() as u64)
+            .sum();
+        let mut avgdl = [1.0f32; SCORED];
+        for (slot, f) in scored.iter().enumerate() {
+            let tokens: u64 = searcher
+                .segment_readers()
+                .iter()
+                .map(|s| {
+                    s.inverted_index(*f)
+                        .map(|ii| ii.total_num_tokens())
+                        .unwrap_or(0)
+                })
+                .sum();
+            if total_docs > 0 && tokens > 0 {
+                avgdl[slot] = tokens as f32 / total_docs as f32;
+            }
+        }
+        Ok(LexicalReader {
+            searcher,
+            keys,
+            fields,
+            analyzer,
+            segments,
+            avgdl,
+            num_docs,
+            norm_tables: std::sync::Mutex::new(Vec::new()),
+        })
     }
 
-    /// The weighted term clauses of a query text. Terms absent from the index are left out,
-    /// and so are terms found in more than `max_df` of all passages (they cost the most to
-    /// score and add the least), unless that would leave the query empty.
-    fn text_clauses(&self, text: &str, boosts: &FieldBoosts) -> Vec<(Occur, Box<dyn Query>)> {
-        let f = &self.fields;
-        let n = self.searcher.num_docs().max(1) as f64;
-        let max_df = (boosts.max_df.clamp(0.0, 1.0) as f64 * n).ceil() as u64;
-        let mut kept: Vec<(Term, f32)> = Vec::new();
-        let mut common: Vec<(Term, f32)> = Vec::new();
-        let mut add = |field: Field, boost: f32, terms: &[String]| {
+    fn scored_fields(f: &Fields) -> [Field; SCORED] {
+        [f.title, f.heading, f.body, f.cjk1, f.cjk2, f.pairs, f.ident]
+    }
+
+    /// Number of passages.
+    pub fn num_docs(&self) -> u64 {
+        self.num_docs
+    }
+
+    /// The length-normalisation table for (k1, b), computed once per pair.
+    fn norm_table(&self, k1: f32, b: f32) -> Arc<NormTable> {
+        let key = (k1.to_bits(), b.to_bits());
+        if let Ok(tables) = self.norm_tables.lock() {
+            if let Some((_, t)) = tables.iter().find(|(k, _)| *k == key) {
+                return t.clone();
+            }
+        }
+        let mut table: NormTable = [[0f32; 256]; SCORED];
+        for (slot, row) in table.iter_mut().enumerate() {
+            for (id, v) in row.iter_mut().enumerate() {
+                let len = FieldNormReader::id_to_fieldnorm(id as u8) as f32;
+                *v = k1 * (1.0 - b + b * len / self.avgdl[slot]);
+            }
+        }
+        let table = Arc::new(table);
+        if let Ok(mut tables) = self.norm_tables.lock() {
+            tables.push((key, table.clone()));
+        }
+        table
+    }
+
+    /// The scored terms of a query text. Terms absent from the index are left out, and so are
+    /// terms found in more than `max_df` of all passages (they cost the most to score and add
+    /// the least), unless that would leave the query empty.
+    fn query_terms(&self, text: &str, b: &FieldBoosts) -> Result<Vec<QueryTerm>> {
+        let n = self.num_docs.max(1) as f64;
+        let max_df = (b.max_df.clamp(0.0, 1.0) as f64 * n).ceil() as u64;
+        let q = self.analyzer.query_terms(text);
+        let streams: [(usize, f32, &[String]); SCORED] = [
+            (0, b.title, &q.words),
+            (1, b.heading, &q.words),
+            (2, b.body, &q.words),
+            (3, b.cjk_unigram, &q.cjk_unigrams),
+            (4, b.cjk_bigram, &q.cjk_bigrams),
+            (5, b.pairs, &q.pairs),
+            (6, b.ident, &q.idents),
+        ];
+        let fields = Self::scored_fields(&self.fields);
+        let mut kept = Vec::new();
+        let mut common = Vec::new();
+        for (slot, boost, terms) in streams {
             if boost <= 0.0 {
-                return;
+                continue;
             }
             for t in terms {
-                let term = Term::from_field_text(field, t);
-                let df = self.searcher.doc_freq(&term).unwrap_or(1);
+                let term = Term::from_field_text(fields[slot], t);
+                let mut infos = Vec::with_capacity(self.segments.len());
+                let mut df = 0u64;
+                for seg in &self.segments {
+                    let ti = seg.inverted[slot]
+                        .get_term_info(&term)
+                        .map_err(|e| Error::Index(e.to_string()))?;
+                    df += ti.as_ref().map_or(0, |ti| ti.doc_freq as u64);
+                    infos.push(ti);
+                }
                 if df == 0 {
                     continue;
                 }
+                let idf = (1.0 + (n - df as f64 + 0.5) / (df as f64 + 0.5)).ln() as f32;
+                let qt = QueryTerm {
+                    slot,
+                    infos,
+                    weight: boost * idf * (b.k1 + 1.0),
+                };
                 if df > max_df {
-                    common.push((term, boost));
+                    common.push(qt);
                 } else {
-                    kept.push((term, boost));
+                    kept.push(qt);
                 }
             }
-        };
-        let words = self.analyzer.terms(Stream::Words, text);
-        add(f.title, boosts.title, &words);
-        add(f.heading, boosts.heading, &words);
-        add(f.body, boosts.body, &words);
-        if text.chars().any(crate::analyze::is_cjk) {
-            add(
-                f.cjk1,
-                boosts.cjk_unigram,
-                &self.analyzer.terms(Stream::CjkUnigrams, text),
-            );
-            add(
-                f.cjk2,
-                boosts.cjk_bigram,
-                &self.analyzer.terms(Stream::CjkBigrams, text),
-            );
         }
-        add(
-            f.pairs,
-            boosts.pairs,
-            &self.analyzer.terms(Stream::WordPairs, text),
-        );
-        add(
-            f.ident,
-            boosts.ident,
-            &self.analyzer.terms(Stream::Idents, text),
-        );
-        if kept.is_empty() {
-            kept = common;
-        }
-        kept.into_iter()
-            .map(|(term, boost)| {
-                let q = TermQuery::new(term, IndexRecordOption::WithFreqs);
-                let q: Box<dyn Query> = if (boost - 1.0).abs() < f32::EPSILON {
-                    Box::new(q)
-                } else {
-                    Box::new(BoostQuery::new(Box::new(q), boost))
-                };
-                (Occur::Should, q)
-            })
-            .collect()
+        Ok(if kept.is_empty() { common } else { kept })
     }
 
-    /// The `k` best passages for `text` under `filters`.
+    /// Documents of a segment that pass the filters, as a bitset (`None`: no filters).
+    fn filter_bits(&self, seg: &SegmentData, filters: &FilterSet) -> Result<Option<Vec<u64>>> {
+        if filters.is_empty() {
+            return Ok(None);
+        }
+        let words = (seg.max_doc as usize).div_ceil(64);
+        let reader = &self.searcher.segment_readers()[seg.reader_index];
+        let mut all: Option<Vec<u64>> = None;
+        for (key, values) in filters {
+            let field = self.fields.filter_field(*key);
+            let inverted = reader.inverted_index(field)?;
+            let mut any = vec![0u64; words];
+            for v in values {
+                let term = Term::from_field_text(field, &normalize_filter_value(*key, v));
+                if let Some(ti) = inverted
+                    .get_term_info(&term)
+                    .map_err(|e| Error::Index(e.to_string()))?
+                {
+                    let mut postings = inverted
+                        .read_postings_from_terminfo(&ti, IndexRecordOption::Basic)
+                        .map_err(|e| Error::Index(e.to_string()))?;
+                    let mut d = postings.doc();
+                    while d != TERMINATED {
+                        any[d as usize / 64] |= 1 << (d % 64);
+                        d = postings.advance();
+                    }
+                }
+            }
+            all = Some(match all {
+                None => any,
+                Some(mut acc) => {
+                    for (a, b) in acc.iter_mut().zip(any) {
+                        *a &= b;
+                    }
+                    acc
+                }
+            });
+        }
+        Ok(all)
+    }
+
+    /// The `k` best passages for `text` under `filters`, scored with the boost profile of the
+    /// query's language.
     pub fn search(
         &self,
         text: &str,
@@ -409,55 +625,83 @@ impl LexicalReader {
         profiles: &BoostProfiles,
         filters: &FilterSet,
     ) -> Result<Vec<LexicalHit>> {
-        let boosts = profiles.for_query(text);
-        let clauses = self.text_clauses(text, boosts);
-        if clauses.is_empty() || k == 0 {
+        let b = profiles.for_query(text);
+        let terms = self.query_terms(text, b)?;
+        if terms.is_empty() || k == 0 {
             return Ok(Vec::new());
         }
-        let query: Box<dyn Query> = if filters.is_empty() {
-            Box::new(BooleanQuery::new(clauses))
-        } else {
-            let mut all: Vec<(Occur, Box<dyn Query>)> =
-                vec![(Occur::Must, Box::new(BooleanQuery::new(clauses)))];
-            for (key, values) in filters {
-                let field = self.fields.filter_field(*key);
-                let any: Vec<(Occur, Box<dyn Query>)> = values
+        let norm_cache = self.norm_table(b.k1, b.b);
+        let mut best: Vec<(Ranked, f32, u32, u32)> = Vec::new();
+        for (si, seg) in self.segments.iter().enumerate() {
+            let allowed = self.filter_bits(seg, filters)?;
+            SCORES.with(|cell| -> Result<()> {
+                let mut scores = cell.borrow_mut();
+                scores.clear();
+                scores.resize(seg.max_doc as usize, 0.0);
+                for t in &terms {
+                    let inverted = &seg.inverted[t.slot];
+                    let Some(ti) = t.infos.get(si).and_then(Option::as_ref) else {
+                        continue;
+                    };
+                    let mut block = inverted
+                        .read_block_postings_from_terminfo(ti, IndexRecordOption::WithFreqs)
+                        .map_err(|e| Error::Index(e.to_string()))?;
+                    let norms = &seg.norms[t.slot];
+                    let cache = &norm_cache[t.slot];
+
+                    let w = t.weight;
+                    let scores = scores.as_mut_slice();
+                    loop {
+                        let docs = block.docs();
+                        if docs.is_empty() {
+                            break;
+                        }
+                        for (&d, &tf) in docs.iter().zip(block.freqs()) {
+                            let tf = tf as f32;
+                            let norm = cache[norms.fieldnorm_id(d) as usize];
+                            if let Some(s) = scores.get_mut(d as usize) {
+                                *s += w * tf / (tf + norm);
+                            }
+                        }
+                        block.advance();
+                    }
+                }
+                let accept = |d: usize| {
+                    allowed
+                        .as_ref()
+                        .is_none_or(|bits| bits[d / 64] & (1 << (d % 64)) != 0)
+                        && seg.alive.as_ref().is_none_or(|a| a.is_alive(d as u32))
+                };
+                let postings: u64 = terms
                     .iter()
-                    .map(|v| {
-                        let t = Term::from_field_text(field, &normalize_filter_value(*key, v));
-                        (
-                            Occur::Should,
-                            Box::new(TermQuery::new(t, IndexRecordOption::Basic)) as Box<dyn Query>,
-                        )
-                    })
-                    .collect();
-                all.push((
-                    Occur::Must,
-                    Box::new(BoostQuery::new(Box::new(BooleanQuery::new(any)), 0.0)),
-                ));
-            }
-            Box::new(BooleanQuery::new(all))
-        };
-        let stats = ScaledStats {
-            searcher: &self.searcher,
-            scale: length_scale(boosts),
-        };
-        let top = self.searcher.search_with_statistics_provider(
-            &*query,
-            &TopDocs::with_limit(k).order_by_score(),
-            &stats,
-        )?;
-        let mut out = Vec::with_capacity(top.len());
-        for (score, addr) in top {
+                    .filter_map(|t| t.infos.get(si).and_then(Option::as_ref))
+                    .map(|ti| ti.doc_freq as u64)
+                    .sum();
+                let dense = postings > seg.max_doc as u64;
+                for (score, doc) in select_top_k(&scores, k, dense, accept) {
+                    best.push((
+                        Ranked::new(score, seg.reader_index as u32, doc),
+                        score,
+                        seg.reader_index as u32,
+                        doc,
+                    ));
+                }
+                Ok(())
+            })?;
+        }
+        best.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
+        best.truncate(k);
+        let mut out = Vec::with_capacity(best.len());
+        for (_, score, seg, doc) in best {
             let key = self
                 .keys
-                .get(addr.segment_ord as usize)
-                .and_then(|c| c.first(addr.doc_id))
+                .get(seg as usize)
+                .and_then(|c| c.first(doc))
                 .ok_or_else(|| Error::Index("a hit has no key".into()))?;
             out.push(LexicalHit {
                 score,
                 key: ChunkId(key),
-                addr,
+                addr: DocAddress::new(seg, doc),
             });
         }
         Ok(out)
@@ -489,5 +733,55 @@ impl LexicalReader {
             .collect::<Result<Vec<_>>>()?;
         chunks.sort_by_key(|c| c.ord);
         Ok(chunks)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn naive(scores: &[f32], k: usize, accept: impl Fn(usize) -> bool) -> Vec<(f32, u32)> {
+        let mut v: Vec<(f32, u32)> = scores
+            .iter()
+            .enumerate()
+            .filter(|&(d, &s)| s > 0.0 && accept(d))
+            .map(|(d, &s)| (s, d as u32))
+            .collect();
+        v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        v.truncate(k);
+        v
+    }
+
+    proptest! {
+        /// Both top-k strategies give exactly the k best positive scores, ties by lower index.
+        #[test]
+        fn top_k_matches_a_full_sort(
+            scores in proptest::collection::vec(prop_oneof![Just(0.0f32), 0.0f32..10.0, Just(1.5f32)], 0..5000),
+            k in 1usize..150,
+            dense in any::<bool>(),
+            modulo in 1usize..4,
+        ) {
+            let accept = |d: usize| d.is_multiple_of(modulo);
+            prop_assert_eq!(select_top_k(&scores, k, dense, accept), naive(&scores, k, accept));
+        }
+    }
+
+    #[test]
+    fn filter_values_are_normalised() {
+        assert_eq!(
+            normalize_filter_value(FilterKey::Product, "X9 Pro"),
+            "x9pro"
+        );
+        assert_eq!(
+            normalize_filter_value(FilterKey::Product, "WM-8012"),
+            "wm8012"
+        );
+        assert_eq!(
+            normalize_filter_value(FilterKey::DocType, " Manual "),
+            "manual"
+        );
+        assert_eq!(FilterKey::parse("type"), Some(FilterKey::DocType));
+        assert_eq!(FilterKey::parse("colour"), None);
     }
 }
