@@ -208,12 +208,9 @@ pub fn evaluate(
     }
     let started = Instant::now();
     let lexical = LexicalIndex::create_in_ram(analyzer.clone())?;
-    let threads = if config.index.threads == 0 {
-        rayon::current_num_threads()
-    } else {
-        config.index.threads
-    };
-    let writer = lexical.writer(config.index.writer_memory_mb.max(64), threads.min(4))?;
+    // One indexing thread keeps passages in corpus order, so equal scores always break the same
+    // way and every run gives the same figures.
+    let writer = lexical.writer(config.index.writer_memory_mb.max(64), 1)?;
     for (i, (id, title, text)) in ds.corpus.iter().enumerate() {
         let meta = Arc::new(DocMeta {
             id: id.clone(),

@@ -50,7 +50,14 @@ pub struct Engine {
 impl Engine {
     /// Opens the live generation of the configured index folder.
     pub fn open(config: Config, analyzer: Arc<Analyzer>) -> Result<Engine> {
+        let fingerprint = analyzer.fingerprint().to_string();
         let generation = IndexDir::new(&config.index.dir).open_current(analyzer)?;
+        if generation.manifest.analysis != fingerprint {
+            tracing::warn!(
+                generation = generation.number,
+                "the live index was built with other analysis settings; results may be off until `kefu index` rebuilds it"
+            );
+        }
         Ok(Engine { config, generation })
     }
 
