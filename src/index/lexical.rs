@@ -500,6 +500,11 @@ impl LexicalReader {
         self.num_docs
     }
 
+    /// The analyzer the index was opened with.
+    pub fn analyzer(&self) -> &Arc<Analyzer> {
+        &self.analyzer
+    }
+
     /// The length-normalisation table for (k1, b), computed once per pair.
     fn norm_table(&self, k1: f32, b: f32) -> Arc<NormTable> {
         let key = (k1.to_bits(), b.to_bits());

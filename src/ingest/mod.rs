@@ -579,3 +579,30 @@ mod tests {
         assert_eq!(block.map.to_source(5, 6), (10, 10));
     }
 }
+
+#[cfg(test)]
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// No input makes a parser panic, and every span it produces lies on character
+        /// boundaries of the input.
+        #[test]
+        fn parsers_never_panic_and_spans_are_boundaries(src in "[<>&;#/a-z0-9 \\n\\-|*`!=\"'保修屏幕é]{0,300}") {
+            let config = Config::default();
+            for (format, name) in [(Format::Markdown, "a.md"), (Format::Html, "a.html"), (Format::Text, "a.txt"), (Format::TicketsJsonl, "a.jsonl"), (Format::TicketsCsv, "a.csv")] {
+                let out = parse_bytes(src.as_bytes(), format, Path::new(name), name, &config);
+                if let Ok(ing) = out {
+                    for d in &ing.documents {
+                        for c in crate::chunk::chunk_document(d, &config.chunk) {
+                            prop_assert!(src.is_char_boundary(c.span.0) && src.is_char_boundary(c.span.1));
+                            prop_assert!(c.span.0 <= c.span.1 && c.span.1 <= src.len());
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -152,13 +152,25 @@ pub fn search(
     let mut out = Vec::with_capacity(hits.len());
     for (i, h) in hits.into_iter().enumerate() {
         let chunk = generation.lexical.chunk(h.addr)?;
-        out.push(to_hit(i + 1, h.score, chunk, &req.query));
+        out.push(to_hit(
+            generation.lexical.analyzer(),
+            i + 1,
+            h.score,
+            chunk,
+            &req.query,
+        ));
     }
     Ok(out)
 }
 
-fn to_hit(rank: usize, score: f32, c: Chunk, query: &str) -> Hit {
-    let snippet = snippet::make(&c.text, query, 160);
+fn to_hit(
+    analyzer: &crate::analyze::Analyzer,
+    rank: usize,
+    score: f32,
+    c: Chunk,
+    query: &str,
+) -> Hit {
+    let snippet = snippet::make(analyzer, &c.text, query, 160);
     Hit {
         rank,
         score,

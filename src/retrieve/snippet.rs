@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::analyze::is_cjk;
+use crate::analyze::{Analyzer, Stream};
 
 /// A snippet and where its matches are (byte ranges into `text`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -31,84 +31,30 @@ impl Snippet {
     }
 }
 
-/// Query needles: lowercase Latin words (at least 2 characters, or digits) and Chinese bigrams
-/// (single characters when the run is one character long).
-fn needles(query: &str) -> HashSet<String> {
-    let mut out = HashSet::new();
-    let mut word = String::new();
-    let mut run: Vec<char> = Vec::new();
-    let flush_run = |run: &mut Vec<char>, out: &mut HashSet<String>| {
-        if run.len() == 1 {
-            out.insert(run[0].to_string());
-        }
-        for w in run.windows(2) {
-            out.insert(w.iter().collect());
-        }
-        run.clear();
-    };
-    for c in query.chars().chain(std::iter::once(' ')) {
-        if is_cjk(c) {
-            run.push(c);
-        } else {
-            flush_run(&mut run, &mut out);
-        }
-        if c.is_alphanumeric() && !is_cjk(c) {
-            word.extend(c.to_lowercase());
-        } else {
-            if word.chars().count() >= 2 || word.chars().any(|c| c.is_ascii_digit()) {
-                out.insert(std::mem::take(&mut word));
-            }
-            word.clear();
-        }
-    }
-    out
-}
-
-/// Finds match ranges of the needles in `text`: Latin words that start with a needle's stem
-/// (first 5 letters) and CJK bigrams.
-fn matches(text: &str, needles: &HashSet<String>) -> Vec<(usize, usize)> {
+/// Match ranges of the query in `text`: words that analyse to a query word (same stem, not a
+/// stopword), and Chinese bigrams of the query (single characters for one-character runs).
+fn matches(analyzer: &Analyzer, text: &str, query: &str) -> Vec<(usize, usize)> {
+    let words: HashSet<String> = analyzer.terms(Stream::Words, query).into_iter().collect();
+    let grams: HashSet<String> = analyzer
+        .terms(Stream::CjkBigrams, query)
+        .into_iter()
+        .collect();
     let mut out: Vec<(usize, usize)> = Vec::new();
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let mut k = 0;
-    while k < chars.len() {
-        let (i, c) = chars[k];
-        if is_cjk(c) {
-            let next = chars.get(k + 1).filter(|(_, n)| is_cjk(*n));
-            if let Some(&(j, n)) = next {
-                let bi: String = [c, n].iter().collect();
-                if needles.contains(&bi) {
-                    out.push((i, j + n.len_utf8()));
-                    k += 1;
-                    continue;
-                }
-            }
-            if needles.contains(&c.to_string()) {
-                out.push((i, i + c.len_utf8()));
-            }
-            k += 1;
-        } else if c.is_alphanumeric() {
-            let mut e = k;
-            while e < chars.len() && chars[e].1.is_alphanumeric() && !is_cjk(chars[e].1) {
-                e += 1;
-            }
-            let end = chars.get(e).map_or(text.len(), |&(b, _)| b);
-            let w = text[i..end].to_lowercase();
-            let hit = needles.iter().any(|n| {
-                if n.chars().any(is_cjk) {
-                    return false;
-                }
-                let stem: String = n.chars().take(5).collect();
-                w == *n || (stem.chars().count() >= 4 && w.starts_with(&stem))
-            });
-            if hit {
-                out.push((i, end));
-            }
-            k = e;
-        } else {
-            k += 1;
-        }
-    }
-    // merge touching ranges
+    let mut toks = Vec::new();
+    analyzer.analyze(Stream::Words, text, &mut toks);
+    out.extend(
+        toks.iter()
+            .filter(|t| words.contains(&t.text))
+            .map(|t| (t.from, t.to)),
+    );
+    toks.clear();
+    analyzer.analyze(Stream::CjkBigrams, text, &mut toks);
+    out.extend(
+        toks.iter()
+            .filter(|t| grams.contains(&t.text))
+            .map(|t| (t.from, t.to)),
+    );
+    out.sort_unstable();
     let mut merged: Vec<(usize, usize)> = Vec::new();
     for r in out {
         match merged.last_mut() {
@@ -120,9 +66,8 @@ fn matches(text: &str, needles: &HashSet<String>) -> Vec<(usize, usize)> {
 }
 
 /// A snippet of at most about `max_chars` characters around the densest matches.
-pub fn make(text: &str, query: &str, max_chars: usize) -> Snippet {
-    let n = needles(query);
-    let all = matches(text, &n);
+pub fn make(analyzer: &Analyzer, text: &str, query: &str, max_chars: usize) -> Snippet {
+    let all = matches(analyzer, text, query);
     let char_starts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
     if char_starts.len() <= max_chars {
         return Snippet {
@@ -174,19 +119,30 @@ pub fn make(text: &str, query: &str, max_chars: usize) -> Snippet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::AnalysisConfig;
+
+    fn analyzer() -> Analyzer {
+        Analyzer::new(&AnalysisConfig {
+            user_dict: "".into(),
+            ..AnalysisConfig::default()
+        })
+        .expect("analyzer")
+    }
 
     #[test]
     fn highlights_english_stems_and_chinese_bigrams() {
+        let a = analyzer();
         let s = make(
-            "Charging the X9 Pro: the screen charges fast.",
-            "charging screen",
+            &a,
+            "Charging the X9 Pro: take a screenshot, the screen charges fast.",
+            "charging on screen",
             200,
         );
         assert_eq!(
             s.marked("[", "]"),
-            "[Charging] the X9 Pro: the [screen] [charges] fast."
+            "[Charging] the X9 Pro: take a screenshot, the [screen] [charges] fast."
         );
-        let z = make("屏幕碎了请联系售后。", "屏幕碎了怎么办", 200);
+        let z = make(&a, "屏幕碎了请联系售后。", "屏幕碎了怎么办", 200);
         assert_eq!(z.marked("[", "]"), "[屏幕碎了]请联系售后。");
     }
 
@@ -197,7 +153,7 @@ mod tests {
             "filler ".repeat(100),
             "more ".repeat(100)
         );
-        let s = make(&text, "warranty", 60);
+        let s = make(&analyzer(), &text, "warranty", 60);
         assert!(s.text.starts_with('…') && s.text.ends_with('…'));
         assert!(s.marked("[", "]").contains("[warranty]"));
         for &(a, b) in &s.highlights {
