@@ -9,6 +9,7 @@
 pub mod analyze;
 pub mod chunk;
 pub mod config;
+pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod index;

@@ -55,7 +55,8 @@ TEXTS = [  # customer-service style inputs, with the awkward cases a real inbox 
     "tab\tseparated\tfields", "第一行\n第二行\r\n第三行", "零\u200b宽\u200d空格\ufeff测试",
     "  leading and trailing spaces  ", "多个   空格    之间", "", "   \n\t ", "café vs cafe\u0301",
     "Ⅻ ① ㈱ ﬁ ㎏ ½", "𠀀𠀁𪚥 rare CJK", "Ελληνικά и русский текст", "控制\x07字符\x1b[0m测试",
-    "next\u0085line", "email: support@kefu.example, tel: 400-800-1234", "<s> 特殊 </s> <unk>",
+    "next\u0085line", "email: support@kefu.example, tel: 400-800-1234", "订单<s>号</s>码",
+    "the literal <unk> piece",
 ]
 TEXTS.append("；".join(TEXTS[:16]) * 4)          # long paragraph: well over 512 tokens
 
@@ -185,9 +186,9 @@ def kefu_clean(text, table):
 
 
 def load_norm_map(path, table):
-    """Optional DIR/normalization.json from kefu, {"<code point, decimal>": [code points]}; used
-    instead of the file's table on kefu's side. Returns it and how many code points differ."""
-    m = {int(k): "".join(map(chr, v)) for k, v in json.loads(Path(path).read_text()).items()}
+    """Optional DIR/normalization.json written by kefu ([[code point, "replacement"], ...]); kefu's
+    side then uses it instead of the file's table. Returns it and how many code points differ."""
+    m = {int(cp): rep for cp, rep in json.loads(Path(path).read_text(encoding="utf-8"))}
     return m, sum(m.get(cp, chr(cp)) != table.get(cp, chr(cp)) for cp in set(m) | set(table))
 
 

@@ -3,6 +3,7 @@
 
 mod corpus;
 mod eval;
+mod models;
 mod robustness;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,177 @@
+//! Embeddings: the [`Embedder`] trait and its implementation for multilingual-e5-small on ONNX
+//! Runtime through fastembed. e5 wants `query: ` before questions and `passage: ` before
+//! passages; the model's output is mean-pooled and L2-normalised. Text is normalised by the
+//! model's own table first (see `models::tokenizer`). Passages are embedded in batches sorted by
+//! length, so a batch pads little.
+
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+use fastembed::{
+    InitOptionsUserDefined, OutputKey, Pooling, QuantizationMode, TextEmbedding, TokenizerFiles,
+    UserDefinedEmbeddingModel,
+};
+
+use crate::error::{Error, Result};
+use crate::models::tokenizer::Normalizer;
+use crate::models::ModelFiles;
+
+/// Turns text into unit vectors.
+pub trait Embedder: Send + Sync {
+    /// Vector dimension.
+    fn dim(&self) -> usize;
+    /// Embeds questions.
+    fn embed_queries(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+    /// Embeds passages.
+    fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+    /// Changes whenever the vectors for the same text would change (model, conversion, prefixes).
+    fn fingerprint(&self) -> &str;
+}
+
+/// Cosine of two unit vectors.
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+static ORT_ENV: OnceLock<ort::environment::Environment> = OnceLock::new();
+
+/// The process's one ONNX Runtime environment, loading the library at `lib` on first use.
+fn ort_env(lib: &Path) -> Result<ort::environment::Environment> {
+    if let Some(e) = ORT_ENV.get() {
+        return Ok(e.clone());
+    }
+    let env = ort::init_from(lib)
+        .map_err(|e| {
+            Error::NotAvailable(format!(
+                "cannot load ONNX Runtime from {}: {e}",
+                lib.display()
+            ))
+        })?
+        .with_name("kefu")
+        .with_telemetry(false)
+        .build()
+        .map_err(|e| Error::NotAvailable(format!("cannot start ONNX Runtime: {e}")))?;
+    Ok(ORT_ENV.get_or_init(|| env).clone())
+}
+
+/// Options of the e5 embedder.
+#[derive(Debug, Clone)]
+pub struct E5Options {
+    /// Intra-op threads of ONNX Runtime (at least 1).
+    pub threads: usize,
+    /// Texts per inference batch.
+    pub batch_size: usize,
+    /// Longest input in tokens (the model reads 512 at most).
+    pub max_tokens: usize,
+}
+
+impl Default for E5Options {
+    fn default() -> Self {
+        E5Options {
+            threads: 1,
+            batch_size: 32,
+            max_tokens: 512,
+        }
+    }
+}
+
+/// multilingual-e5-small on ONNX Runtime.
+pub struct E5Embedder {
+    model: Mutex<TextEmbedding>,
+    normalizer: Normalizer,
+    opts: E5Options,
+    fingerprint: String,
+}
+
+impl E5Embedder {
+    /// Loads the converted model.
+    pub fn load(files: &ModelFiles, opts: E5Options) -> Result<E5Embedder> {
+        let env = ort_env(&files.runtime)?;
+        let read = |p: &Path| std::fs::read(p).map_err(|e| Error::io(p, e));
+        let tokenizer_files = TokenizerFiles {
+            tokenizer_file: read(&files.tokenizer)?,
+            config_file: br#"{"pad_token_id": 1}"#.to_vec(),
+            special_tokens_map_file: br#"{"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}"#.to_vec(),
+            tokenizer_config_file: format!(r#"{{"model_max_length": {}, "pad_token": "<pad>"}}"#, opts.max_tokens).into_bytes(),
+        };
+        let mut model = UserDefinedEmbeddingModel::new(read(&files.onnx)?, tokenizer_files)
+            .with_pooling(Pooling::Mean)
+            .with_quantization(QuantizationMode::None);
+        model.output_key = Some(OutputKey::ByName("last_hidden_state"));
+        let init = InitOptionsUserDefined::new()
+            .with_environment(env)
+            .with_max_length(opts.max_tokens)
+            .with_intra_threads(opts.threads.max(1))
+            .with_session_config("session.intra_op.allow_spinning", "0");
+        let te = TextEmbedding::try_new_from_user_defined(model, init).map_err(|e| {
+            Error::NotAvailable(format!(
+                "cannot load the embedding model {}: {e}",
+                files.onnx.display()
+            ))
+        })?;
+        let norm_text = std::fs::read_to_string(&files.normalization)
+            .map_err(|e| Error::io(&files.normalization, e))?;
+        let normalizer = Normalizer::from_json(&norm_text)
+            .map_err(|e| Error::bad_file(&files.normalization, e))?;
+        let fingerprint = format!(
+            "multilingual-e5-small;{};max{}",
+            files
+                .dir
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default(),
+            opts.max_tokens
+        );
+        Ok(E5Embedder {
+            model: Mutex::new(te),
+            normalizer,
+            opts,
+            fingerprint,
+        })
+    }
+
+    fn embed_prefixed(&self, prefix: &str, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prepared: Vec<String> = texts
+            .iter()
+            .map(|t| format!("{prefix}{}", self.normalizer.normalize(t)))
+            .collect();
+        // sort by length so each batch pads little, then restore the order
+        let mut order: Vec<usize> = (0..prepared.len()).collect();
+        order.sort_by_key(|&i| prepared[i].len());
+        let sorted: Vec<&str> = order.iter().map(|&i| prepared[i].as_str()).collect();
+        let mut model = self
+            .model
+            .lock()
+            .map_err(|_| Error::Internal("embedding model lock poisoned".into()))?;
+        let vecs = model
+            .embed(&sorted, Some(self.opts.batch_size))
+            .map_err(|e| Error::Internal(format!("embedding failed: {e}")))?;
+        drop(model);
+        let mut out = vec![Vec::new(); prepared.len()];
+        for (v, &i) in vecs.into_iter().zip(&order) {
+            out[i] = v;
+        }
+        Ok(out)
+    }
+}
+
+impl Embedder for E5Embedder {
+    fn dim(&self) -> usize {
+        384
+    }
+
+    fn embed_queries(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_prefixed("query: ", texts)
+    }
+
+    fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_prefixed("passage: ", texts)
+    }
+
+    fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+}

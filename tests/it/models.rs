@@ -1,0 +1,86 @@
+//! The embedding model: fetched by kefu into an empty cache (also by two processes at once),
+//! and embeddings that carry meaning across Chinese and English.
+
+use kefu::embed::{cosine, E5Embedder, E5Options, Embedder};
+use kefu::Config;
+
+use crate::{text, Workspace};
+
+#[test]
+fn models_fetch_into_an_empty_cache_twice_at_once_then_idempotent() {
+    let ws = Workspace::with_own_corpus();
+    let cache = ws.dir.path().join("cache");
+    let spawn = || {
+        ws.cmd(&["models", "fetch"])
+            .env("KEFU__MODELS__CACHE_DIR", &cache)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let (a, b) = (spawn(), spawn());
+    for child in [a, b] {
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("model.onnx"),
+            "{}",
+            text(&out)
+        );
+    }
+    let dir = cache.join("models/multilingual-e5-small-v1");
+    for f in [
+        "model.onnx",
+        "tokenizer.json",
+        "normalization.json",
+        "READY",
+    ] {
+        assert!(dir.join(f).is_file(), "missing {f}");
+    }
+    assert!(cache
+        .join("runtime/onnxruntime-1.32.0/libonnxruntime.so.1.32.0")
+        .is_file());
+    // a second run finds everything in place and downloads nothing
+    let out = ws
+        .cmd(&["models", "fetch"])
+        .env("KEFU__MODELS__CACHE_DIR", &cache)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("downloading"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_chinese_question_is_closer_to_its_english_translation_than_to_an_unrelated_text() {
+    let files = kefu::models::ensure(&Config::default(), false).expect("models");
+    let e = E5Embedder::load(&files, E5Options::default()).expect("load");
+    let q = e.embed_queries(&["我的手机屏幕碎了怎么办"]).expect("embed");
+    let p = e
+        .embed_passages(&[
+            "My phone screen is cracked, what should I do?",
+            "今天天气很好，我们去公园散步吧。",
+            "The washing machine shows error E21.",
+        ])
+        .expect("embed");
+    assert_eq!(q[0].len(), 384);
+    let norm: f32 = q[0].iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-3, "not unit length: {norm}");
+    let (translation, weather, washer) = (
+        cosine(&q[0], &p[0]),
+        cosine(&q[0], &p[1]),
+        cosine(&q[0], &p[2]),
+    );
+    assert!(
+        translation > weather && translation > washer,
+        "translation {translation}, weather {weather}, washer {washer}"
+    );
+    // the order of a batch does not change a text's vector
+    let again = e
+        .embed_passages(&["The washing machine shows error E21."])
+        .expect("embed");
+    assert!(cosine(&again[0], &p[2]) > 0.9999);
+}
