@@ -91,8 +91,13 @@ impl E5Embedder {
         let tokenizer_files = TokenizerFiles {
             tokenizer_file: read(&files.tokenizer)?,
             config_file: br#"{"pad_token_id": 1}"#.to_vec(),
-            special_tokens_map_file: br#"{"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}"#.to_vec(),
-            tokenizer_config_file: format!(r#"{{"model_max_length": {}, "pad_token": "<pad>"}}"#, opts.max_tokens).into_bytes(),
+            // empty: special tokens would split texts that contain "<s>" literally
+            special_tokens_map_file: b"{}".to_vec(),
+            tokenizer_config_file: format!(
+                r#"{{"model_max_length": {}, "pad_token": "<pad>"}}"#,
+                opts.max_tokens
+            )
+            .into_bytes(),
         };
         let mut model = UserDefinedEmbeddingModel::new(read(&files.onnx)?, tokenizer_files)
             .with_pooling(Pooling::Mean)

@@ -46,7 +46,7 @@ const E5_SHA256: &str = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7ab
 const ORT_MEMBER: &str = "onnxruntime/capi/libonnxruntime.so.1.32.0";
 
 /// Bumped when the conversion changes: cached conversions of another version are redone.
-const CONVERSION_VERSION: u32 = 1;
+const CONVERSION_VERSION: u32 = 2;
 
 /// Where the fetched and converted files are.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -84,20 +84,31 @@ impl Normalizer {
 
 /// The `tokenizer.json` for the vocabulary.
 pub fn tokenizer_json(v: &Vocab) -> String {
+    // The unknown piece is renamed to a string normalised text cannot contain, so the literal
+    // text "<unk>" is not matched as it (the package's engine never matches it either).
     let vocab: Vec<(String, f64)> = v
         .pieces
         .iter()
         .zip(&v.scores)
-        .map(|(p, s)| (p.clone(), *s as f64))
+        .enumerate()
+        .map(|(i, (p, s))| {
+            let piece = if i as u32 == v.unk {
+                format!("\u{1}{p}")
+            } else {
+                p.clone()
+            };
+            (piece, *s as f64)
+        })
         .collect();
     let piece = |id: u32| v.pieces.get(id as usize).cloned().unwrap_or_default();
-    let (bos, eos, pad, unk) = (piece(v.bos), piece(v.eos), piece(v.pad), piece(v.unk));
-    let special = |id: u32, content: &str| json!({"id": id, "content": content, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true});
+    let (bos, eos) = (piece(v.bos), piece(v.eos));
     let t = json!({
         "version": "1.0",
         "truncation": null,
         "padding": null,
-        "added_tokens": [special(v.bos, &bos), special(v.pad, &pad), special(v.eos, &eos), special(v.unk, &unk)],
+        // no added tokens: like the package's engine, "<s>" in a text is an ordinary piece and
+        // does not split the text
+        "added_tokens": [],
         "normalizer": null,
         "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true},
         "post_processor": {

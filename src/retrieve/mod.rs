@@ -1,6 +1,7 @@
 //! Retrieval: a question → ranked passages. For now lexical (BM25) only; the vector half and
 //! fusion join here.
 
+pub mod fusion;
 pub mod snippet;
 
 use serde::{Deserialize, Serialize};

@@ -28,7 +28,7 @@ fn models_fetch_into_an_empty_cache_twice_at_once_then_idempotent() {
             text(&out)
         );
     }
-    let dir = cache.join("models/multilingual-e5-small-v1");
+    let dir = cache.join("models/multilingual-e5-small-v2");
     for f in [
         "model.onnx",
         "tokenizer.json",
