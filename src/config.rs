@@ -23,7 +23,79 @@ pub struct Config {
     pub search: SearchConfig,
     pub redact: RedactConfig,
     pub models: ModelsConfig,
+    pub vector: VectorConfig,
     pub log: LogConfig,
+}
+
+/// Embeddings and the vector index.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct VectorConfig {
+    /// Build and use the vector index (needs the embedding model; without it kefu answers from BM25).
+    pub enabled: bool,
+    /// HNSW: links per node.
+    pub m: usize,
+    /// HNSW: candidate list size while building.
+    pub ef_construction: usize,
+    /// HNSW: candidate list size while searching.
+    pub ef_search: usize,
+    /// ONNX Runtime threads when embedding passages (indexing); 0 means one per core.
+    pub index_threads: usize,
+    /// ONNX Runtime threads when embedding a question.
+    pub query_threads: usize,
+    /// Passages per embedding batch.
+    pub batch_size: usize,
+}
+
+impl Default for VectorConfig {
+    fn default() -> Self {
+        VectorConfig {
+            enabled: true,
+            m: 16,
+            ef_construction: 200,
+            ef_search: 64,
+            index_threads: 0,
+            query_threads: 1,
+            batch_size: 32,
+        }
+    }
+}
+
+/// How lexical and vector candidates are fused.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FusionMethod {
+    /// Reciprocal-rank fusion.
+    Rrf,
+    /// Weighted sum of min-max normalised scores.
+    Weighted,
+}
+
+/// Fusion settings (`[search.fusion]`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FusionConfig {
+    pub method: FusionMethod,
+    /// RRF constant.
+    pub rrf_k: f32,
+    /// Weight of the lexical list.
+    pub lexical_weight: f32,
+    /// Weight of the vector list.
+    pub vector_weight: f32,
+    /// Candidates taken from each list before fusing.
+    pub candidates: usize,
+}
+
+impl Default for FusionConfig {
+    fn default() -> Self {
+        FusionConfig {
+            method: FusionMethod::Weighted,
+            rrf_k: 60.0,
+            lexical_weight: 0.5,
+            vector_weight: 0.5,
+            candidates: 100,
+        }
+    }
 }
 
 /// The embedding model and runtime.
@@ -152,6 +224,8 @@ pub struct SearchConfig {
     pub max_query_bytes: usize,
     /// Per-field weights of the lexical score, by the language of the query.
     pub boost: BoostProfiles,
+    /// Fusion of lexical and vector candidates.
+    pub fusion: FusionConfig,
 }
 
 impl Default for SearchConfig {
@@ -161,6 +235,7 @@ impl Default for SearchConfig {
             max_top_k: 1000,
             max_query_bytes: 2048,
             boost: BoostProfiles::default(),
+            fusion: FusionConfig::default(),
         }
     }
 }
@@ -399,6 +474,34 @@ impl Config {
             return Err(Error::config(
                 "search.top_k",
                 "must be between 1 and search.max_top_k",
+            ));
+        }
+        let f = &self.search.fusion;
+        for (key, v) in [
+            ("search.fusion.lexical_weight", f.lexical_weight),
+            ("search.fusion.vector_weight", f.vector_weight),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(Error::config(key, "must be a finite number >= 0"));
+            }
+        }
+        if !(f.rrf_k.is_finite() && f.rrf_k > 0.0) {
+            return Err(Error::config("search.fusion.rrf_k", "must be > 0"));
+        }
+        if f.candidates == 0 {
+            return Err(Error::config(
+                "search.fusion.candidates",
+                "must be at least 1",
+            ));
+        }
+        let v = &self.vector;
+        if !(2..=128).contains(&v.m) {
+            return Err(Error::config("vector.m", "must be between 2 and 128"));
+        }
+        if v.ef_search == 0 || v.ef_construction == 0 || v.batch_size == 0 || v.query_threads == 0 {
+            return Err(Error::config(
+                "vector",
+                "ef_search, ef_construction, batch_size and query_threads must be at least 1",
             ));
         }
         if self.search.max_query_bytes < 16 {

@@ -12,10 +12,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze::Analyzer;
 use crate::chunk::{count_tokens, Chunk, ChunkId};
-use crate::config::{BoostProfiles, Config};
+use crate::config::{BoostProfiles, Config, FusionConfig, FusionMethod};
+use crate::embed::{E5Embedder, E5Options, Embedder};
 use crate::error::{Error, Result};
 use crate::index::lexical::LexicalIndex;
+use crate::index::vector::{HnswParams, VectorIndex};
 use crate::ingest::{Audience, DocMeta, DocType, Lang};
+use crate::models;
+use crate::retrieve::fusion;
 use crate::retrieve::Mode;
 
 /// Retrieval depth (Recall@100).
@@ -37,6 +41,18 @@ pub struct EvalResult {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub qps: f64,
+    /// Vector modes: seconds spent embedding the corpus (included in `index_s`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_s: Option<f64>,
+    /// Vector modes: median time to embed one question (included in `p50_ms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_p50_ms: Option<f64>,
+    /// Vector mode: median approximate-search time, without the embedding.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search_p50_ms: Option<f64>,
+    /// Vector mode: share of the exact top 10 that the approximate search finds.
+    #[serde(rename = "ann_recall@10", skip_serializing_if = "Option::is_none")]
+    pub ann_recall10: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -186,26 +202,81 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-/// Evaluates one mode on a loaded data set.
+fn mode_name(m: Mode) -> &'static str {
+    match m {
+        Mode::Bm25 => "bm25",
+        Mode::Vector => "vector",
+        Mode::Hybrid => "hybrid",
+    }
+}
+
+/// Per-mode accumulators.
+#[derive(Default)]
+struct Acc {
+    latencies: Vec<f64>,
+    total_s: f64,
+    ndcg: f64,
+    recall: f64,
+    mrr: f64,
+}
+
+impl Acc {
+    fn add(&mut self, ds: &Dataset, qid: &str, ranked: &[ChunkId], ms: f64) {
+        let ids: Vec<&str> = ranked
+            .iter()
+            .filter_map(|k| ds.corpus.get(k.0 as usize).map(|c| c.0.as_str()))
+            .filter(|id| *id != qid)
+            .take(DEPTH)
+            .collect();
+        let rel = &ds.qrels[qid];
+        self.ndcg += ndcg_at(&ids, rel, 10);
+        self.recall += recall_at(&ids, rel, DEPTH);
+        self.mrr += mrr_at(&ids, rel, 10);
+        self.latencies.push(ms);
+        self.total_s += ms / 1000.0;
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    quantile(&v, 0.5)
+}
+
+/// Fuses lexical and vector candidates as configured.
+pub fn fuse(
+    lexical: &[(ChunkId, f32)],
+    vector: &[(ChunkId, f32)],
+    f: &FusionConfig,
+    limit: usize,
+) -> Result<Vec<(ChunkId, f32)>> {
+    let lists = [
+        fusion::Ranked {
+            hits: lexical,
+            weight: f.lexical_weight,
+        },
+        fusion::Ranked {
+            hits: vector,
+            weight: f.vector_weight,
+        },
+    ];
+    match f.method {
+        FusionMethod::Rrf => fusion::rrf(&lists, f.rrf_k, limit),
+        FusionMethod::Weighted => fusion::weighted(&lists, limit),
+    }
+    .map_err(|e| Error::InvalidRequest(e.to_string()))
+}
+
+/// Evaluates the given modes on a loaded data set. The corpus is indexed (and, for the vector
+/// modes, embedded) once; each question is embedded once and that time is counted in every mode
+/// that uses it. Timings are single-threaded: one question at a time, one inference thread.
 pub fn evaluate(
     ds: &Dataset,
-    mode: Mode,
+    modes: &[Mode],
     config: &Config,
     analyzer: &Arc<Analyzer>,
-    boosts: &BoostProfiles,
-) -> Result<EvalResult> {
-    match mode {
-        Mode::Bm25 => {}
-        Mode::Vector | Mode::Hybrid => {
-            return Err(Error::NotAvailable(format!(
-                "--mode {} needs the embedding model, which is not built yet; use --mode bm25",
-                match mode {
-                    Mode::Vector => "vector",
-                    _ => "hybrid",
-                }
-            )))
-        }
-    }
+    progress: bool,
+) -> Result<Vec<EvalResult>> {
+    let boosts: &BoostProfiles = &config.search.boost;
     let started = Instant::now();
     let lexical = LexicalIndex::create_in_ram(analyzer.clone())?;
     // One indexing thread keeps passages in corpus order, so equal scores always break the same
@@ -241,7 +312,114 @@ pub fn evaluate(
     }
     writer.commit(true)?;
     let reader = lexical.reader()?;
-    let index_s = started.elapsed().as_secs_f64();
+    let lexical_s = started.elapsed().as_secs_f64();
+
+    let wants_vectors = modes.iter().any(|m| *m != Mode::Bm25);
+    let mut vector_setup = None;
+    let mut embed_s = 0.0;
+    let mut hnsw_s = 0.0;
+    if wants_vectors {
+        let files = models::ensure(config, progress)?;
+        let v = &config.vector;
+        let index_threads = if v.index_threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            v.index_threads
+        };
+        let passages = E5Embedder::load(
+            &files,
+            E5Options {
+                threads: index_threads,
+                batch_size: v.batch_size,
+                max_tokens: 512,
+            },
+        )?;
+        let queries = E5Embedder::load(
+            &files,
+            E5Options {
+                threads: v.query_threads,
+                batch_size: 1,
+                max_tokens: 512,
+            },
+        )?;
+        let t = Instant::now();
+        let texts: Vec<String> = ds
+            .corpus
+            .iter()
+            .map(|(_, title, text)| embed_text(title, &[], text))
+            .collect();
+        // corpus embeddings are cached per (model, corpus): re-running an evaluation (to tune
+        // fusion, say) does not embed again; `embed_s` then reports the original embedding time
+        let mut h = blake3::Hasher::new();
+        h.update(passages.fingerprint().as_bytes());
+        for t in &texts {
+            h.update(t.as_bytes());
+            h.update(&[0]);
+        }
+        let cache_file = models::cache_dir(config)
+            .join("eval-embeddings")
+            .join(format!("{}-{}.bin", ds.name, &h.finalize().to_hex()[..16]));
+        let mut items = Vec::with_capacity(texts.len());
+        let mut cached_s = None;
+        if let Ok(bytes) = std::fs::read(&cache_file) {
+            let dim = passages.dim();
+            if bytes.len() == 8 + texts.len() * dim * 4 {
+                cached_s = Some(f64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8])));
+                for (i, v) in bytes[8..].chunks_exact(dim * 4).enumerate() {
+                    items.push((
+                        ChunkId(i as u64),
+                        v.chunks_exact(4)
+                            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                            .collect(),
+                    ));
+                }
+            }
+        }
+        if cached_s.is_none() {
+            let step = 256;
+            for (n, part) in texts.chunks(step).enumerate() {
+                let refs: Vec<&str> = part.iter().map(String::as_str).collect();
+                let vecs = passages.embed_passages(&refs)?;
+                for (j, vec) in vecs.into_iter().enumerate() {
+                    items.push((ChunkId((n * step + j) as u64), vec));
+                }
+                if progress {
+                    eprint!(
+                        "\rembedding the corpus: {}/{}",
+                        items.len().min(texts.len()),
+                        texts.len()
+                    );
+                }
+            }
+            if progress {
+                eprintln!();
+            }
+            let took = t.elapsed().as_secs_f64();
+            let mut bytes = took.to_le_bytes().to_vec();
+            for (_, v) in &items {
+                for x in v {
+                    bytes.extend_from_slice(&x.to_le_bytes());
+                }
+            }
+            if let Some(dir) = cache_file.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            if let Err(e) = crate::index::write_atomic(&cache_file, &bytes) {
+                tracing::warn!(error = %e, "could not cache the corpus embeddings");
+            }
+        }
+        embed_s = cached_s.unwrap_or_else(|| t.elapsed().as_secs_f64());
+        let params = HnswParams {
+            m: v.m,
+            ef_construction: v.ef_construction,
+            ef_search: v.ef_search,
+        };
+        let t = Instant::now();
+        let index = VectorIndex::build(queries.dim(), items, params)?;
+        hnsw_s = t.elapsed().as_secs_f64();
+        vector_setup = Some((queries, index));
+    }
+    let vector_s = embed_s + hnsw_s;
 
     let judged: Vec<&(String, String)> = ds
         .queries
@@ -249,54 +427,128 @@ pub fn evaluate(
         .filter(|(id, _)| ds.qrels.contains_key(id))
         .collect();
     let no_filters = Vec::new();
-    let run = |text: &str| reader.search(text, DEPTH + 1, boosts, &no_filters);
+    let k = DEPTH + 1;
+    let cand = config.search.fusion.candidates.max(k);
+    let as_pairs = |hits: Vec<crate::index::lexical::LexicalHit>| -> Vec<(ChunkId, f32)> {
+        hits.into_iter().map(|h| (h.key, h.score)).collect()
+    };
+    // warm-up
     for (_, text) in judged.iter().take(20) {
-        run(text)?;
+        reader.search(text, k, boosts, &no_filters)?;
+        if let Some((e, _)) = &vector_setup {
+            e.embed_queries(&[text.as_str()])?;
+        }
     }
-    let mut latencies = Vec::with_capacity(judged.len());
-    let mut ndcg = 0.0;
-    let mut recall = 0.0;
-    let mut mrr = 0.0;
-    let total = Instant::now();
-    let mut results: Vec<Vec<usize>> = Vec::with_capacity(judged.len());
+    let mut accs: Vec<Acc> = modes.iter().map(|_| Acc::default()).collect();
+    let mut embed_ms = Vec::new();
+    let mut search_ms = Vec::new();
+    let mut ann_hits = 0usize;
+    let mut ann_total = 0usize;
     for (qid, text) in &judged {
-        let t = Instant::now();
-        let hits = run(text)?;
-        let ids: Vec<usize> = hits
-            .iter()
-            .map(|h| h.key.0 as usize)
-            .filter(|&i| ds.corpus.get(i).is_some_and(|c| c.0 != *qid))
-            .take(DEPTH)
-            .collect();
-        latencies.push(t.elapsed().as_secs_f64() * 1000.0);
-        results.push(ids);
+        let qvec = match &vector_setup {
+            Some((e, _)) => {
+                let t = Instant::now();
+                let v = e.embed_queries(&[text.as_str()])?.pop().unwrap_or_default();
+                embed_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                Some(v)
+            }
+            None => None,
+        };
+        let e_ms = embed_ms.last().copied().unwrap_or(0.0);
+        for (m, acc) in modes.iter().zip(accs.iter_mut()) {
+            match (m, &vector_setup, &qvec) {
+                (Mode::Bm25, _, _) => {
+                    let t = Instant::now();
+                    let r: Vec<ChunkId> = reader
+                        .search(text, k, boosts, &no_filters)?
+                        .into_iter()
+                        .map(|h| h.key)
+                        .collect();
+                    acc.add(ds, qid, &r, t.elapsed().as_secs_f64() * 1000.0);
+                }
+                (Mode::Vector, Some((_, index)), Some(q)) => {
+                    let t = Instant::now();
+                    let hits = index.search(q, k);
+                    let ms = t.elapsed().as_secs_f64() * 1000.0;
+                    search_ms.push(ms);
+                    let exact: Vec<ChunkId> = index
+                        .exact(q, 10, |_| true)
+                        .into_iter()
+                        .map(|x| x.0)
+                        .collect();
+                    ann_total += exact.len();
+                    ann_hits += hits
+                        .iter()
+                        .take(10)
+                        .filter(|h| exact.contains(&h.0))
+                        .count();
+                    let r: Vec<ChunkId> = hits.into_iter().map(|h| h.0).collect();
+                    acc.add(ds, qid, &r, ms + e_ms);
+                }
+                (Mode::Hybrid, Some((_, index)), Some(q)) => {
+                    let t = Instant::now();
+                    let lex = as_pairs(reader.search(text, cand, boosts, &no_filters)?);
+                    let vec = index.search(q, cand);
+                    let fused = fuse(&lex, &vec, &config.search.fusion, k)?;
+                    let r: Vec<ChunkId> = fused.into_iter().map(|h| h.0).collect();
+                    acc.add(ds, qid, &r, t.elapsed().as_secs_f64() * 1000.0 + e_ms);
+                }
+                _ => return Err(Error::Internal("vector mode without vectors".into())),
+            }
+        }
     }
-    let elapsed = total.elapsed().as_secs_f64();
-    for ((qid, _), ids) in judged.iter().zip(&results) {
-        let ranked: Vec<&str> = ids.iter().map(|&i| ds.corpus[i].0.as_str()).collect();
-        let rel = &ds.qrels[qid];
-        ndcg += ndcg_at(&ranked, rel, 10);
-        recall += recall_at(&ranked, rel, DEPTH);
-        mrr += mrr_at(&ranked, rel, 10);
-    }
-    latencies.sort_by(f64::total_cmp);
     let n = judged.len().max(1) as f64;
-    Ok(EvalResult {
-        dataset: ds.name.clone(),
-        mode: "bm25".into(),
-        queries: judged.len(),
-        ndcg10: ndcg / n,
-        recall100: recall / n,
-        mrr10: mrr / n,
-        index_s,
-        p50_ms: quantile(&latencies, 0.5),
-        p99_ms: quantile(&latencies, 0.99),
-        qps: if elapsed > 0.0 {
-            judged.len() as f64 / elapsed
-        } else {
-            0.0
-        },
-    })
+    let embed_p50 = (!embed_ms.is_empty()).then(|| median(embed_ms.clone()));
+    Ok(modes
+        .iter()
+        .zip(accs)
+        .map(|(m, acc)| {
+            let mut lat = acc.latencies.clone();
+            lat.sort_by(f64::total_cmp);
+            let vector = *m != Mode::Bm25;
+            EvalResult {
+                dataset: ds.name.clone(),
+                mode: mode_name(*m).into(),
+                queries: judged.len(),
+                ndcg10: acc.ndcg / n,
+                recall100: acc.recall / n,
+                mrr10: acc.mrr / n,
+                index_s: match m {
+                    Mode::Bm25 => lexical_s,
+                    Mode::Vector => vector_s,
+                    Mode::Hybrid => lexical_s + vector_s,
+                },
+                p50_ms: quantile(&lat, 0.5),
+                p99_ms: quantile(&lat, 0.99),
+                qps: if acc.total_s > 0.0 {
+                    judged.len() as f64 / acc.total_s
+                } else {
+                    0.0
+                },
+                embed_s: vector.then_some(embed_s),
+                embed_p50_ms: if vector { embed_p50 } else { None },
+                search_p50_ms: (*m == Mode::Vector && !search_ms.is_empty())
+                    .then(|| median(search_ms.clone())),
+                ann_recall10: (*m == Mode::Vector && ann_total > 0)
+                    .then(|| ann_hits as f64 / ann_total as f64),
+            }
+        })
+        .collect())
+}
+
+/// The text embedded for a passage: its title and heading path give the passage context.
+pub fn embed_text(title: &str, heading_path: &[String], text: &str) -> String {
+    let mut s = String::with_capacity(title.len() + text.len() + 8);
+    if !title.trim().is_empty() {
+        s.push_str(title.trim());
+        s.push_str(". ");
+    }
+    for h in heading_path {
+        s.push_str(h);
+        s.push_str(". ");
+    }
+    s.push_str(text);
+    s
 }
 
 #[cfg(test)]

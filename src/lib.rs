@@ -26,6 +26,7 @@ pub use index::build::{IndexOptions, IndexReport};
 pub use retrieve::{Filters, Hit, Mode, SearchRequest};
 
 use analyze::Analyzer;
+use embed::Embedder as _;
 use index::{Generation, IndexDir};
 
 /// Builds the analyzer described by the configuration (loads jieba's dictionary and the user
@@ -47,20 +48,59 @@ pub fn index(
 pub struct Engine {
     config: Config,
     generation: Generation,
+    embedder: Option<Box<dyn embed::Embedder>>,
 }
 
 impl Engine {
-    /// Opens the live generation of the configured index folder.
+    /// Opens the live generation of the configured index folder, and the query embedder when
+    /// the generation has vectors and the model is in the cache (it is not fetched here).
     pub fn open(config: Config, analyzer: Arc<Analyzer>) -> Result<Engine> {
         let fingerprint = analyzer.fingerprint().to_string();
-        let generation = IndexDir::new(&config.index.dir).open_current(analyzer)?;
+        let v = &config.vector;
+        let params = index::vector::HnswParams {
+            m: v.m,
+            ef_construction: v.ef_construction,
+            ef_search: v.ef_search,
+        };
+        let generation = IndexDir::new(&config.index.dir).open_current(analyzer, params)?;
         if generation.manifest.analysis != fingerprint {
             tracing::warn!(
                 generation = generation.number,
                 "the live index was built with other analysis settings; results may be off until `kefu index` rebuilds it"
             );
         }
-        Ok(Engine { config, generation })
+        let embedder = match (&generation.vectors, &generation.manifest.embedder) {
+            (Some(_), Some(fp)) if config.vector.enabled => Self::query_embedder(&config, fp),
+            _ => None,
+        };
+        Ok(Engine {
+            config,
+            generation,
+            embedder,
+        })
+    }
+
+    fn query_embedder(config: &Config, fingerprint: &str) -> Option<Box<dyn embed::Embedder>> {
+        let Some(files) = models::find(config) else {
+            tracing::warn!("the embedding model is not in the cache (run `kefu models fetch`); answering from BM25");
+            return None;
+        };
+        let opts = embed::E5Options {
+            threads: config.vector.query_threads,
+            batch_size: 1,
+            max_tokens: 512,
+        };
+        match embed::E5Embedder::load(&files, opts) {
+            Ok(e) if e.fingerprint() == fingerprint => Some(Box::new(e)),
+            Ok(_) => {
+                tracing::warn!("the index was embedded with another model version; answering from BM25 until `kefu index` rebuilds it");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the embedding model could not be loaded; answering from BM25");
+                None
+            }
+        }
     }
 
     /// The configuration.
@@ -73,12 +113,17 @@ impl Engine {
         &self.generation
     }
 
+    /// Whether vector and hybrid retrieval are available.
+    pub fn has_vectors(&self) -> bool {
+        self.embedder.is_some() && self.generation.vectors.is_some()
+    }
+
     /// Searches the live generation.
-    pub fn search(&self, req: &SearchRequest) -> Result<Vec<Hit>> {
+    pub fn search(&self, req: &SearchRequest) -> Result<retrieve::SearchOutcome> {
         retrieve::search(
             &self.generation,
+            self.embedder.as_deref(),
             req,
-            &self.config.search.boost,
             &self.config,
         )
     }

@@ -38,8 +38,8 @@ enum Command {
     Search {
         /// The question or keywords.
         query: String,
-        /// Retrieval mode: bm25, vector or hybrid (vector and hybrid arrive with the embedding model).
-        #[arg(long, default_value = "bm25")]
+        /// Retrieval mode: bm25, vector or hybrid (falls back to bm25 without the embedding model).
+        #[arg(long, default_value = "hybrid")]
         mode: String,
         /// Number of passages to return.
         #[arg(long, short = 'k')]
@@ -77,9 +77,15 @@ enum ModelsAction {
 }
 
 fn init_logging(config: &Config) {
-    let filter = std::env::var("RUST_LOG")
+    let mut filter = std::env::var("RUST_LOG")
         .ok()
         .unwrap_or_else(|| config.log.level.clone());
+    // libraries that log at info level on every call stay quiet unless asked for
+    for noisy in ["hnsw_rs", "anndists", "ort"] {
+        if !filter.contains(noisy) {
+            filter.push_str(&format!(",{noisy}=warn"));
+        }
+    }
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
@@ -146,19 +152,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 filters,
             };
             let started = std::time::Instant::now();
-            let hits = engine.search(&req)?;
+            let outcome = engine.search(&req)?;
             let took_ms = started.elapsed().as_secs_f64() * 1000.0;
             if json {
                 let out = serde_json::json!({
                     "query": req.query,
-                    "mode": "bm25",
+                    "mode": outcome.mode,
                     "generation": engine.generation().number,
                     "took_ms": took_ms,
-                    "hits": hits,
+                    "warnings": outcome.warnings,
+                    "hits": outcome.hits,
                 });
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
-                print_hits(&hits, took_ms);
+                for w in &outcome.warnings {
+                    eprintln!("warning: {w}");
+                }
+                print_hits(&outcome.hits, took_ms);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -184,13 +194,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ))
                 })?],
             };
-            if let Some(m) = modes.iter().find(|m| **m != Mode::Bm25) {
-                return Err(Error::NotAvailable(format!(
-                    "--mode {} needs the embedding model and the vector index, which kefu does not have yet; use --mode bm25",
-                    if *m == Mode::Vector { "vector" } else { "hybrid" }
-                ))
-                .into());
-            }
             let analyzer = kefu::analyzer(&config)?;
             let ds = Dataset::load(&dataset)
                 .with_context(|| format!("loading {}", dataset.display()))?;
@@ -209,8 +212,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "qps"
                 );
             }
-            for m in modes {
-                let r = eval::evaluate(&ds, m, &config, &analyzer, &config.search.boost)?;
+            for r in eval::evaluate(&ds, &modes, &config, &analyzer, !json)? {
                 if json {
                     println!("{}", serde_json::to_string(&r)?);
                 } else {

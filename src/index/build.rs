@@ -19,7 +19,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::lexical::{LexicalIndex, SCHEMA_VERSION};
-use super::{sync_dir, write_atomic, FileEntry, IndexDir, Manifest, LEXICAL, MANIFEST};
+use super::vector::{HnswParams, VectorIndex};
+use super::{sync_dir, write_atomic, FileEntry, IndexDir, Manifest, LEXICAL, MANIFEST, VECTOR};
 use crate::analyze::Analyzer;
 use crate::chunk::{chunk_document, Chunk};
 use crate::config::Config;
@@ -64,6 +65,12 @@ pub struct IndexReport {
     pub full_rebuild: bool,
     /// Set when the store was corrupt and was rebuilt.
     pub store_recovered: Option<String>,
+    /// Whether the generation has a vector index.
+    pub vectors: bool,
+    /// Passages embedded in this run (the others came from the embedding cache).
+    pub embedded: usize,
+    /// Problems that did not stop the run (the embedding model was unavailable, say).
+    pub warnings: Vec<String>,
     pub seconds: f64,
 }
 
@@ -331,6 +338,11 @@ pub fn run(config: &Config, analyzer: &Arc<Analyzer>, opts: &IndexOptions) -> Re
                         size: p.size,
                         documents: p.docs.iter().map(|(m, _)| m.id.clone()).collect(),
                         passages: p.docs.iter().map(|(_, c)| c.len()).sum(),
+                        chunk_ids: p
+                            .docs
+                            .iter()
+                            .flat_map(|(_, c)| c.iter().map(|c| c.id))
+                            .collect(),
                         errors: p.errors.clone(),
                     },
                 );
@@ -341,8 +353,16 @@ pub fn run(config: &Config, analyzer: &Arc<Analyzer>, opts: &IndexOptions) -> Re
     report.removed = removed.len();
     report.failed.sort_by(|a, b| a.path.cmp(&b.path));
 
-    let nothing_changed = compatible && live.is_some() && accepted.is_empty() && removed.is_empty();
+    let vectors_as_wanted = live_manifest
+        .as_ref()
+        .is_some_and(|m| m.embedder.is_some() == config.vector.enabled);
+    let nothing_changed = compatible
+        && live.is_some()
+        && accepted.is_empty()
+        && removed.is_empty()
+        && vectors_as_wanted;
     if nothing_changed {
+        report.vectors = old.embedder.is_some();
         report.generation = live.unwrap_or(0);
         report.documents = old.documents();
         report.passages = old.passages();
@@ -396,7 +416,32 @@ pub fn run(config: &Config, analyzer: &Arc<Analyzer>, opts: &IndexOptions) -> Re
         }
     }
 
-    // 6. manifest, fsync, rename, swap
+    // 6. the vector index: every passage of the generation, embedded or taken from the cache
+    let mut embedder_fp = None;
+    if config.vector.enabled {
+        match build_vectors(
+            config,
+            &store,
+            &accepted,
+            &new_files,
+            &tmp.join(VECTOR),
+            opts.progress,
+        ) {
+            Ok((fp, embedded)) => {
+                embedder_fp = Some(fp);
+                report.embedded = embedded;
+            }
+            Err(e) => {
+                let w =
+                    format!("no vector index in this generation (search answers from BM25): {e}");
+                tracing::warn!("{w}");
+                report.warnings.push(w);
+            }
+        }
+    }
+    report.vectors = embedder_fp.is_some();
+
+    // 7. manifest, fsync, rename, swap
     let manifest = Manifest {
         format: 1,
         generation: number,
@@ -405,6 +450,7 @@ pub fn run(config: &Config, analyzer: &Arc<Analyzer>, opts: &IndexOptions) -> Re
         analysis: analyzer.fingerprint().to_string(),
         chunking: chunking_fingerprint(config),
         files: new_files,
+        embedder: embedder_fp,
     };
     let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal(e.to_string()))?;
     write_atomic(&tmp.join(MANIFEST), &bytes)?;
@@ -435,6 +481,107 @@ pub fn run(config: &Config, analyzer: &Arc<Analyzer>, opts: &IndexOptions) -> Re
     report.passages = manifest.passages();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Embeds every passage of the new generation (from the embedding cache when possible) and
+/// writes the vector index into `dir`. Returns the embedder's fingerprint and how many passages
+/// had to be embedded.
+fn build_vectors(
+    config: &Config,
+    store: &Store,
+    accepted: &[Parsed],
+    files: &BTreeMap<String, FileEntry>,
+    dir: &Path,
+    progress: bool,
+) -> Result<(String, usize)> {
+    use crate::embed::{E5Embedder, E5Options, Embedder};
+    let model = crate::models::ensure(config, progress)?;
+    let v = &config.vector;
+    let threads = if v.index_threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        v.index_threads
+    };
+    let embedder = E5Embedder::load(
+        &model,
+        E5Options {
+            threads,
+            batch_size: v.batch_size,
+            max_tokens: 512,
+        },
+    )?;
+    let fp = embedder.fingerprint().to_string();
+    let fresh: HashMap<crate::chunk::ChunkId, &Chunk> = accepted
+        .iter()
+        .flat_map(|p| p.docs.iter().flat_map(|(_, c)| c.iter()))
+        .map(|c| (c.id, c))
+        .collect();
+    let ids: Vec<crate::chunk::ChunkId> = files
+        .values()
+        .flat_map(|e| e.chunk_ids.iter().copied())
+        .collect();
+    let mut vectors: Vec<Option<Vec<f32>>> = vec![None; ids.len()];
+    let mut missing: Vec<(usize, [u8; 32], String)> = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let chunk = match fresh.get(id) {
+            Some(c) => (*c).clone(),
+            None => store
+                .chunk(*id)?
+                .ok_or_else(|| Error::Store(format!("passage {id} is missing from the store")))?,
+        };
+        let text = crate::eval::embed_text(&chunk.meta.title, &chunk.heading_path, &chunk.text);
+        let mut h = blake3::Hasher::new();
+        h.update(fp.as_bytes());
+        h.update(&[0]);
+        h.update(text.as_bytes());
+        let key: [u8; 32] = *h.finalize().as_bytes();
+        match store.embedding(&key)? {
+            Some(vec) if vec.len() == embedder.dim() => vectors[i] = Some(vec),
+            _ => missing.push((i, key, text)),
+        }
+    }
+    let bar = if progress && missing.len() > 64 {
+        let b = ProgressBar::new(missing.len() as u64);
+        b.set_style(
+            ProgressStyle::with_template(
+                "{spinner} embedding {pos}/{len} passages {bar:30} {elapsed}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    tracing::info!(
+        passages = ids.len(),
+        to_embed = missing.len(),
+        "building the vector index"
+    );
+    for part in missing.chunks(256) {
+        let texts: Vec<&str> = part.iter().map(|(_, _, t)| t.as_str()).collect();
+        let vecs = embedder.embed_passages(&texts)?;
+        let mut cache = Vec::with_capacity(part.len());
+        for ((i, key, _), vec) in part.iter().zip(vecs) {
+            cache.push((*key, vec.clone()));
+            vectors[*i] = Some(vec);
+        }
+        store.put_embeddings(&cache)?;
+        bar.inc(part.len() as u64);
+    }
+    bar.finish_and_clear();
+    let items: Vec<(crate::chunk::ChunkId, Vec<f32>)> = ids
+        .into_iter()
+        .zip(vectors)
+        .filter_map(|(id, v)| v.map(|v| (id, v)))
+        .collect();
+    let params = HnswParams {
+        m: v.m,
+        ef_construction: v.ef_construction,
+        ef_search: v.ef_search,
+    };
+    let index = VectorIndex::build(embedder.dim(), items, params)?;
+    index.save(dir)?;
+    Ok((fp, missing.len()))
 }
 
 /// Hard-links (or copies, where links fail) the files of a tantivy index into an empty folder.

@@ -712,6 +712,38 @@ impl LexicalReader {
         Ok(out)
     }
 
+    /// The keys of the passages that pass `filters`.
+    pub fn filter_keys(&self, filters: &FilterSet) -> Result<std::collections::HashSet<ChunkId>> {
+        let mut out = std::collections::HashSet::new();
+        for (i, seg) in self.segments.iter().enumerate() {
+            let bits = self.filter_bits(seg, filters)?;
+            for d in 0..seg.max_doc {
+                let ok = bits
+                    .as_ref()
+                    .is_none_or(|b| b[d as usize / 64] & (1 << (d % 64)) != 0)
+                    && seg.alive.as_ref().is_none_or(|a| a.is_alive(d));
+                if ok {
+                    if let Some(k) = self.keys.get(i).and_then(|c| c.first(d)) {
+                        out.insert(ChunkId(k));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Where the passage with `key` is stored.
+    pub fn address_of(&self, key: ChunkId) -> Result<Option<DocAddress>> {
+        let q = TermQuery::new(
+            Term::from_field_u64(self.fields.key, key.0),
+            IndexRecordOption::Basic,
+        );
+        let top = self
+            .searcher
+            .search(&q, &TopDocs::with_limit(1).order_by_score())?;
+        Ok(top.first().map(|(_, a)| *a))
+    }
+
     /// The stored passage of a hit.
     pub fn chunk(&self, addr: DocAddress) -> Result<Chunk> {
         let doc: TantivyDocument = self.searcher.doc(addr)?;

@@ -16,6 +16,7 @@
 
 pub mod build;
 pub mod lexical;
+pub mod vector;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,9 @@ pub struct Manifest {
     pub chunking: String,
     /// Source files by their path in the corpus.
     pub files: BTreeMap<String, FileEntry>,
+    /// The embedder's fingerprint when the generation has a vector index.
+    #[serde(default)]
+    pub embedder: Option<String>,
 }
 
 /// One indexed source file.
@@ -54,6 +58,9 @@ pub struct FileEntry {
     pub documents: Vec<String>,
     /// Number of passages.
     pub passages: usize,
+    /// Ids of the passages.
+    #[serde(default)]
+    pub chunk_ids: Vec<crate::chunk::ChunkId>,
     /// Problems in parts of the file that were skipped (a malformed JSON line).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
@@ -74,6 +81,7 @@ impl Manifest {
 const CURRENT: &str = "CURRENT";
 const MANIFEST: &str = "manifest.json";
 const LEXICAL: &str = "lexical";
+const VECTOR: &str = "vector";
 
 /// The index folder.
 #[derive(Debug, Clone)]
@@ -180,11 +188,15 @@ impl IndexDir {
     }
 
     /// Opens the live generation for reading.
-    pub fn open_current(&self, analyzer: Arc<Analyzer>) -> Result<Generation> {
+    pub fn open_current(
+        &self,
+        analyzer: Arc<Analyzer>,
+        hnsw: vector::HnswParams,
+    ) -> Result<Generation> {
         let n = self.current()?.ok_or_else(|| Error::NoIndex {
             dir: self.root.clone(),
         })?;
-        Generation::open(self.gen_path(n), n, analyzer)
+        Generation::open(self.gen_path(n), n, analyzer, hnsw)
     }
 
     /// Makes generation `n` (already complete in its folder) the live one.
@@ -232,21 +244,39 @@ pub struct Generation {
     pub path: PathBuf,
     pub manifest: Manifest,
     pub lexical: LexicalReader,
+    /// The vector index, when the generation has one and it could be read.
+    pub vectors: Option<vector::VectorIndex>,
 }
 
 impl Generation {
-    /// Opens the generation in `path`.
-    pub fn open(path: PathBuf, number: u64, analyzer: Arc<Analyzer>) -> Result<Generation> {
+    /// Opens the generation in `path` (the vector index with `hnsw` parameters).
+    pub fn open(
+        path: PathBuf,
+        number: u64,
+        analyzer: Arc<Analyzer>,
+        hnsw: vector::HnswParams,
+    ) -> Result<Generation> {
         let mpath = path.join(MANIFEST);
         let bytes = std::fs::read(&mpath).map_err(|e| Error::io(&mpath, e))?;
         let manifest: Manifest = serde_json::from_slice(&bytes)
             .map_err(|e| Error::Index(format!("{}: {e}", mpath.display())))?;
         let lexical = LexicalIndex::open_in_dir(&path.join(LEXICAL), analyzer)?.reader()?;
+        let vectors = match &manifest.embedder {
+            Some(_) => match vector::VectorIndex::load(&path.join(VECTOR), hnsw) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the vector index could not be read; answering from BM25");
+                    None
+                }
+            },
+            None => None,
+        };
         Ok(Generation {
             number,
             path,
             manifest,
             lexical,
+            vectors,
         })
     }
 }

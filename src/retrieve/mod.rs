@@ -6,8 +6,9 @@ pub mod snippet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::chunk::Chunk;
-use crate::config::{BoostProfiles, Config};
+use crate::chunk::{Chunk, ChunkId};
+use crate::config::Config;
+use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::index::lexical::{FilterKey, FilterSet};
 use crate::index::Generation;
@@ -82,10 +83,25 @@ pub struct SearchRequest {
     pub filters: Filters,
 }
 
-/// Scores of a hit by stage.
+/// Scores of a hit by stage (absent where the stage did not see the passage).
 #[derive(Debug, Clone, Serialize)]
 pub struct StageScores {
-    pub bm25: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bm25: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vector: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fused: Option<f32>,
+}
+
+/// The answer to a search: the hits, the mode actually used, and any warnings (a fallback to
+/// BM25 when the embedding model is unavailable).
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchOutcome {
+    pub mode: Mode,
+    pub hits: Vec<Hit>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// One ranked passage.
@@ -130,44 +146,147 @@ pub fn validate(req: &SearchRequest, config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// Searches a generation.
+/// With a filter this selective (allowed passages), vector search is exact over them instead
+/// of approximate with over-fetching.
+const EXACT_FILTER_LIMIT: usize = 5000;
+
+/// Vector candidates for a query vector, honouring the filters.
+fn vector_candidates(
+    generation: &Generation,
+    q: &[f32],
+    k: usize,
+    filters: &Filters,
+) -> Result<Vec<(ChunkId, f32)>> {
+    let Some(vectors) = &generation.vectors else {
+        return Ok(Vec::new());
+    };
+    if filters.set.is_empty() {
+        return Ok(vectors.search(q, k));
+    }
+    let allowed = generation.lexical.filter_keys(&filters.set)?;
+    if allowed.len() <= EXACT_FILTER_LIMIT {
+        return Ok(vectors.exact(q, k, |key| allowed.contains(&key)));
+    }
+    let mut hits = vectors.search(q, k * 4);
+    hits.retain(|(key, _)| allowed.contains(key));
+    hits.truncate(k);
+    Ok(hits)
+}
+
+/// Searches a generation: lexical, vector or both fused. When vectors are asked for but the
+/// embedder is missing or fails, answers from BM25 and says so in the warnings.
 pub fn search(
     generation: &Generation,
+    embedder: Option<&dyn Embedder>,
     req: &SearchRequest,
-    boosts: &BoostProfiles,
     config: &Config,
-) -> Result<Vec<Hit>> {
+) -> Result<SearchOutcome> {
     validate(req, config)?;
-    match req.mode {
-        Mode::Bm25 => {}
-        Mode::Vector | Mode::Hybrid => {
-            return Err(Error::NotAvailable(
-                "vector and hybrid retrieval arrive with the embedding model; use --mode bm25"
-                    .into(),
-            ))
+    let boosts = &config.search.boost;
+    let mut warnings = Vec::new();
+    let mut mode = req.mode;
+    let mut qvec = None;
+    if mode != Mode::Bm25 {
+        match (embedder, &generation.vectors) {
+            (Some(e), Some(_)) => match e.embed_queries(&[req.query.as_str()]) {
+                Ok(mut v) => qvec = v.pop(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "embedding the query failed; answering from BM25");
+                    warnings.push(format!("embedding the query failed ({err}); answered from BM25"));
+                }
+            },
+            _ => warnings.push("vector search is not available (no embedding model or no vector index); answered from BM25".into()),
+        }
+        if qvec.is_none() {
+            mode = Mode::Bm25;
         }
     }
-    let hits = generation
-        .lexical
-        .search(&req.query, req.top_k, boosts, &req.filters.set)?;
-    let mut out = Vec::with_capacity(hits.len());
-    for (i, h) in hits.into_iter().enumerate() {
-        let chunk = generation.lexical.chunk(h.addr)?;
-        out.push(to_hit(
+    let cand = config.search.fusion.candidates.max(req.top_k);
+    let ranked: Vec<(ChunkId, f32, StageScores)> = match (mode, &qvec) {
+        (Mode::Vector, Some(q)) => vector_candidates(generation, q, req.top_k, &req.filters)?
+            .into_iter()
+            .map(|(k, s)| {
+                (
+                    k,
+                    s,
+                    StageScores {
+                        bm25: None,
+                        vector: Some(s),
+                        fused: None,
+                    },
+                )
+            })
+            .collect(),
+        (Mode::Hybrid, Some(q)) => {
+            let lex: Vec<(ChunkId, f32)> = generation
+                .lexical
+                .search(&req.query, cand, boosts, &req.filters.set)?
+                .into_iter()
+                .map(|h| (h.key, h.score))
+                .collect();
+            let vec = vector_candidates(generation, q, cand, &req.filters)?;
+            let fused = crate::eval::fuse(&lex, &vec, &config.search.fusion, req.top_k)?;
+            let lex_map: std::collections::HashMap<ChunkId, f32> = lex.into_iter().collect();
+            let vec_map: std::collections::HashMap<ChunkId, f32> = vec.into_iter().collect();
+            fused
+                .into_iter()
+                .map(|(k, s)| {
+                    (
+                        k,
+                        s,
+                        StageScores {
+                            bm25: lex_map.get(&k).copied(),
+                            vector: vec_map.get(&k).copied(),
+                            fused: Some(s),
+                        },
+                    )
+                })
+                .collect()
+        }
+        _ => generation
+            .lexical
+            .search(&req.query, req.top_k, boosts, &req.filters.set)?
+            .into_iter()
+            .map(|h| {
+                (
+                    h.key,
+                    h.score,
+                    StageScores {
+                        bm25: Some(h.score),
+                        vector: None,
+                        fused: None,
+                    },
+                )
+            })
+            .collect(),
+    };
+    let mut hits = Vec::with_capacity(ranked.len());
+    for (key, score, scores) in ranked {
+        let Some(addr) = generation.lexical.address_of(key)? else {
+            continue;
+        };
+        let chunk = generation.lexical.chunk(addr)?;
+        hits.push(to_hit(
             generation.lexical.analyzer(),
-            i + 1,
-            h.score,
+            hits.len() + 1,
+            score,
+            scores,
             chunk,
             &req.query,
         ));
     }
-    Ok(out)
+    Ok(SearchOutcome {
+        mode,
+        hits,
+        warnings,
+    })
 }
 
 fn to_hit(
     analyzer: &crate::analyze::Analyzer,
     rank: usize,
     score: f32,
+    scores: StageScores,
     c: Chunk,
     query: &str,
 ) -> Hit {
@@ -175,7 +294,7 @@ fn to_hit(
     Hit {
         rank,
         score,
-        scores: StageScores { bm25: score },
+        scores,
         chunk_id: c.id.to_string(),
         doc_id: c.meta.id.clone(),
         title: c.meta.title.clone(),

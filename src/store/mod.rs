@@ -16,6 +16,7 @@ use crate::ingest::DocMeta;
 
 const DOCS: &str = "docs.v1";
 const CHUNKS: &str = "chunks.v1";
+const EMBEDDINGS: &str = "embeddings.v1";
 
 /// A stored document: its metadata and the ids of its passages in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +30,7 @@ pub struct Store {
     db: sled::Db,
     docs: sled::Tree,
     chunks: sled::Tree,
+    embeddings: sled::Tree,
     path: PathBuf,
 }
 
@@ -84,10 +86,12 @@ impl Store {
             .map_err(|e| store_err(path, e))?;
         let docs = db.open_tree(DOCS).map_err(|e| store_err(path, e))?;
         let chunks = db.open_tree(CHUNKS).map_err(|e| store_err(path, e))?;
+        let embeddings = db.open_tree(EMBEDDINGS).map_err(|e| store_err(path, e))?;
         Ok(Store {
             db,
             docs,
             chunks,
+            embeddings,
             path: path.to_path_buf(),
         })
     }
@@ -192,6 +196,25 @@ impl Store {
             }
         }
         Ok((removed_docs, removed_chunks))
+    }
+
+    /// A cached embedding by its key (a hash of the embedder and the embedded text).
+    pub fn embedding(&self, key: &[u8; 32]) -> Result<Option<Vec<f32>>> {
+        Ok(self.embeddings.get(key).map_err(|e| self.err(e))?.map(|v| {
+            v.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        }))
+    }
+
+    /// Caches embeddings.
+    pub fn put_embeddings(&self, items: &[([u8; 32], Vec<f32>)]) -> Result<()> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in items {
+            let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+            batch.insert(&k[..], bytes);
+        }
+        self.embeddings.apply_batch(batch).map_err(|e| self.err(e))
     }
 
     /// Number of stored documents.

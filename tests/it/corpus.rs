@@ -163,10 +163,18 @@ fn human_output_and_errors() {
         "{}",
         text(&out)
     );
-    let out = ws.run(&["search", "x", "--mode", "hybrid"]);
+    // this workspace indexes without vectors: hybrid answers from BM25 and says so
+    let out = ws.run(&["search", "battery", "--mode", "hybrid"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("answered from BM25"),
+        "{}",
+        text(&out)
+    );
+    let out = ws.run(&["search", "x", "--mode", "semantic"]);
     assert!(!out.status.success());
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not available yet"),
+        String::from_utf8_lossy(&out.stderr).contains("unknown mode"),
         "{}",
         text(&out)
     );

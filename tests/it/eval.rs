@@ -55,19 +55,33 @@ fn eval_reports_metrics_and_skips_self_hits() {
     assert_eq!(r["ndcg@10"].as_f64(), Some(1.0), "{r}");
     assert_eq!(r["mrr@10"].as_f64(), Some(1.0));
 
+    // all three modes in one run (fetches the embedding model into the shared cache if needed)
     let out = ws.run(&[
         "eval",
         "--dataset",
         ds.to_str().expect("utf8"),
         "--mode",
         "all",
+        "--json",
     ]);
-    assert!(!out.status.success());
+    assert!(out.status.success(), "{}", text(&out));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let modes: Vec<&str> = rows
+        .iter()
+        .map(|r| r["mode"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(modes, vec!["bm25", "vector", "hybrid"]);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not available yet"),
+        rows[1]["ndcg@10"].as_f64().unwrap_or(0.0) >= 0.6,
         "{}",
-        text(&out)
+        rows[1]
     );
+    assert_eq!(rows[2]["ndcg@10"].as_f64(), Some(1.0), "{}", rows[2]);
+    assert!(rows[1]["ann_recall@10"].as_f64().is_some());
 
     let out = ws.run(&["eval", "--dataset", "/nonexistent/set"]);
     assert!(!out.status.success());

@@ -3,6 +3,7 @@
 
 mod corpus;
 mod eval;
+mod hybrid;
 mod models;
 mod robustness;
 
@@ -36,7 +37,7 @@ impl Workspace {
 
     fn create(dir: tempfile::TempDir, corpus: PathBuf) -> Workspace {
         let config = format!(
-            "[corpus]\ndir = {:?}\n[index]\ndir = {:?}\n[analysis]\nuser_dict = {:?}\n[log]\nlevel = \"info\"\n",
+            "[corpus]\ndir = {:?}\n[index]\ndir = {:?}\n[analysis]\nuser_dict = {:?}\n[vector]\nenabled = false\n[log]\nlevel = \"info\"\n",
             corpus.display().to_string(),
             dir.path().join("indexes").display().to_string(),
             repo().join("corpus/dict/user.dict").display().to_string(),

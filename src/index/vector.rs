@@ -1,0 +1,335 @@
+//! The vector half of an index generation: passage embeddings (unit vectors) in an HNSW graph
+//! (hnsw_rs) for approximate search, plus the flat vectors for exact search (selective filters,
+//! recall checks) and for rebuilding the next generation without re-embedding.
+//!
+//! Files in the generation's `vector/` folder: `vectors.bin` (magic, dimension, count, the keys,
+//! the vectors) and the HNSW dump (`hnsw.hnsw.graph`, `hnsw.hnsw.data`).
+
+use std::io::Write;
+use std::path::Path;
+
+use hnsw_rs::prelude::{AnnT, Distance, Hnsw, HnswIo};
+
+use crate::chunk::ChunkId;
+use crate::error::{Error, Result};
+
+const MAGIC: &[u8; 8] = b"KEFUVEC1";
+const HNSW_BASENAME: &str = "hnsw";
+
+/// `1 − a·b` for unit vectors, clamped at 0 (float error can push a·b just above 1).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DotDistance;
+
+impl Distance<f32> for DotDistance {
+    fn eval(&self, a: &[f32], b: &[f32]) -> f32 {
+        (1.0 - dot(a, b)).max(0.0)
+    }
+}
+
+/// Dot product, written so the compiler vectorises it.
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = a.len() / 8;
+    for i in 0..chunks {
+        for j in 0..8 {
+            acc[j] += a[i * 8 + j] * b[i * 8 + j];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for i in chunks * 8..a.len().min(b.len()) {
+        s += a[i] * b[i];
+    }
+    s
+}
+
+/// HNSW construction and search parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HnswParams {
+    pub m: usize,
+    pub ef_construction: usize,
+    pub ef_search: usize,
+}
+
+/// Embeddings of a generation's passages, searchable.
+pub struct VectorIndex {
+    dim: usize,
+    keys: Vec<ChunkId>,
+    vectors: Vec<f32>,
+    hnsw: Hnsw<'static, f32, DotDistance>,
+    ef_search: usize,
+}
+
+impl VectorIndex {
+    /// Builds the index from (key, unit vector) pairs; every vector must have `dim` values.
+    pub fn build(
+        dim: usize,
+        items: Vec<(ChunkId, Vec<f32>)>,
+        p: HnswParams,
+    ) -> Result<VectorIndex> {
+        let n = items.len();
+        let mut keys = Vec::with_capacity(n);
+        let mut vectors = Vec::with_capacity(n * dim);
+        for (k, v) in items {
+            if v.len() != dim {
+                return Err(Error::Internal(format!(
+                    "vector of passage {k} has {} values, expected {dim}",
+                    v.len()
+                )));
+            }
+            keys.push(k);
+            vectors.extend_from_slice(&v);
+        }
+        let hnsw = Self::graph(dim, &vectors, p);
+        Ok(VectorIndex {
+            dim,
+            keys,
+            vectors,
+            hnsw,
+            ef_search: p.ef_search,
+        })
+    }
+
+    fn graph(dim: usize, vectors: &[f32], p: HnswParams) -> Hnsw<'static, f32, DotDistance> {
+        let n = vectors.len() / dim.max(1);
+        // hnsw_rs dumps only graphs declared with its maximum of 16 layers (levels are drawn
+        // randomly, so small graphs use few of them anyway)
+        let hnsw = Hnsw::new(
+            p.m.clamp(2, 128),
+            n.max(1),
+            16,
+            p.ef_construction.max(p.m),
+            DotDistance,
+        );
+        let data: Vec<(&[f32], usize)> = vectors
+            .chunks_exact(dim)
+            .enumerate()
+            .map(|(i, v)| (v, i))
+            .collect();
+        hnsw.parallel_insert_slice(&data);
+        hnsw
+    }
+
+    /// Number of vectors.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Dimension.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// All (key, vector) pairs, to carry unchanged passages into the next generation.
+    pub fn iter(&self) -> impl Iterator<Item = (ChunkId, &[f32])> {
+        self.keys
+            .iter()
+            .copied()
+            .zip(self.vectors.chunks_exact(self.dim))
+    }
+
+    /// Approximate `k` nearest passages: (key, cosine similarity), best first.
+    pub fn search(&self, q: &[f32], k: usize) -> Vec<(ChunkId, f32)> {
+        if self.is_empty() || q.len() != self.dim || k == 0 {
+            return Vec::new();
+        }
+        self.hnsw
+            .search(q, k, self.ef_search.max(k))
+            .into_iter()
+            .filter_map(|n| self.keys.get(n.d_id).map(|key| (*key, 1.0 - n.distance)))
+            .collect()
+    }
+
+    /// Exact `k` nearest among the vectors whose position `accept`s.
+    pub fn exact(
+        &self,
+        q: &[f32],
+        k: usize,
+        accept: impl Fn(ChunkId) -> bool,
+    ) -> Vec<(ChunkId, f32)> {
+        if q.len() != self.dim || k == 0 {
+            return Vec::new();
+        }
+        let mut all: Vec<(ChunkId, f32)> = self
+            .keys
+            .iter()
+            .zip(self.vectors.chunks_exact(self.dim))
+            .filter(|(key, _)| accept(**key))
+            .map(|(key, v)| (*key, dot(q, v)))
+            .collect();
+        let order =
+            |a: &(ChunkId, f32), b: &(ChunkId, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if all.len() > k {
+            all.select_nth_unstable_by(k - 1, order);
+            all.truncate(k);
+        }
+        all.sort_by(order);
+        all
+    }
+
+    /// Writes the index into `dir` (created if missing).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let path = dir.join("vectors.bin");
+        let mut f =
+            std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?);
+        let mut write = |b: &[u8]| f.write_all(b).map_err(|e| Error::io(&path, e));
+        write(MAGIC)?;
+        write(&(self.dim as u64).to_le_bytes())?;
+        write(&(self.keys.len() as u64).to_le_bytes())?;
+        for k in &self.keys {
+            write(&k.0.to_le_bytes())?;
+        }
+        for v in &self.vectors {
+            write(&v.to_le_bytes())?;
+        }
+        let file = f
+            .into_inner()
+            .map_err(|e| Error::io(&path, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&path, e))?;
+        let used = self
+            .hnsw
+            .file_dump(dir, HNSW_BASENAME)
+            .map_err(|e| Error::Index(format!("writing the HNSW graph: {e}")))?;
+        if used != HNSW_BASENAME {
+            return Err(Error::Index(format!(
+                "the HNSW graph was written as {used}, not {HNSW_BASENAME}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Reads an index written by [`VectorIndex::save`]. A damaged graph is rebuilt from the
+    /// vectors instead of failing; damaged vectors are an error.
+    pub fn load(dir: &Path, p: HnswParams) -> Result<VectorIndex> {
+        let path = dir.join("vectors.bin");
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let bad = |why: &str| Error::Index(format!("{}: {why}", path.display()));
+        if bytes.len() < 24 || &bytes[..8] != MAGIC {
+            return Err(bad("not a kefu vector file"));
+        }
+        let u64_at = |o: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&bytes[o..o + 8]);
+            u64::from_le_bytes(a)
+        };
+        let dim = u64_at(8) as usize;
+        let n = u64_at(16) as usize;
+        let expect = 24usize
+            .checked_add(
+                n.checked_mul(8 + dim * 4)
+                    .ok_or_else(|| bad("size overflow"))?,
+            )
+            .ok_or_else(|| bad("size overflow"))?;
+        if dim == 0 || bytes.len() != expect {
+            return Err(bad("truncated or malformed"));
+        }
+        let keys: Vec<ChunkId> = (0..n).map(|i| ChunkId(u64_at(24 + i * 8))).collect();
+        let base = 24 + n * 8;
+        let vectors: Vec<f32> = bytes[base..]
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        let dir_owned = dir.to_path_buf();
+        // hnsw_rs panics on a damaged file: contain it and rebuild the graph from the vectors
+        let loaded = std::panic::catch_unwind(move || {
+            let io: &'static mut HnswIo =
+                Box::leak(Box::new(HnswIo::new(&dir_owned, HNSW_BASENAME)));
+            io.load_hnsw::<f32, DotDistance>()
+        });
+        let hnsw = match loaded {
+            Ok(Ok(h)) if h.get_nb_point() == n => h,
+            _ => {
+                tracing::warn!(dir = %dir.display(), "the HNSW graph is missing or damaged; rebuilding it from the stored vectors");
+                Self::graph(dim, &vectors, p)
+            }
+        };
+        Ok(VectorIndex {
+            dim,
+            keys,
+            vectors,
+            hnsw,
+            ef_search: p.ef_search,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(v: Vec<f32>) -> Vec<f32> {
+        let n = dot(&v, &v).sqrt();
+        v.into_iter().map(|x| x / n).collect()
+    }
+
+    fn sample(n: usize, dim: usize) -> Vec<(ChunkId, Vec<f32>)> {
+        // deterministic pseudo-random vectors
+        let mut x: u64 = 42;
+        (0..n)
+            .map(|i| {
+                let v: Vec<f32> = (0..dim)
+                    .map(|_| {
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        ((x >> 33) as f32 / u32::MAX as f32) - 0.25
+                    })
+                    .collect();
+                (ChunkId(i as u64 * 7 + 1), unit(v))
+            })
+            .collect()
+    }
+
+    const P: HnswParams = HnswParams {
+        m: 16,
+        ef_construction: 100,
+        ef_search: 64,
+    };
+
+    #[test]
+    fn approximate_search_agrees_with_exact_and_survives_a_round_trip() {
+        let items = sample(600, 32);
+        let idx = VectorIndex::build(32, items.clone(), P).expect("build");
+        let mut hits = 0;
+        for (_, q) in items.iter().take(50) {
+            let a: Vec<ChunkId> = idx.search(q, 10).into_iter().map(|x| x.0).collect();
+            let e: Vec<ChunkId> = idx
+                .exact(q, 10, |_| true)
+                .into_iter()
+                .map(|x| x.0)
+                .collect();
+            hits += a.iter().filter(|k| e.contains(k)).count();
+        }
+        assert!(hits as f32 / 500.0 >= 0.9, "recall {}", hits as f32 / 500.0);
+        // a vector's nearest neighbour is itself
+        assert_eq!(idx.exact(&items[3].1, 1, |_| true)[0].0, items[3].0);
+        let dir = tempfile::tempdir().expect("tempdir");
+        idx.save(dir.path()).expect("save");
+        let back = VectorIndex::load(dir.path(), P).expect("load");
+        assert_eq!(back.len(), 600);
+        assert_eq!(back.search(&items[5].1, 1)[0].0, items[5].0);
+        // a damaged graph is rebuilt, damaged vectors are an error
+        std::fs::write(dir.path().join("hnsw.hnsw.graph"), b"garbage").expect("write");
+        let rebuilt = VectorIndex::load(dir.path(), P).expect("rebuilds");
+        assert_eq!(rebuilt.search(&items[7].1, 1)[0].0, items[7].0);
+        std::fs::write(dir.path().join("vectors.bin"), b"KEFUVEC1 short").expect("write");
+        assert!(VectorIndex::load(dir.path(), P).is_err());
+    }
+
+    #[test]
+    fn exact_search_honours_the_filter_and_wrong_dimensions_are_refused() {
+        let items = sample(100, 8);
+        let idx = VectorIndex::build(8, items.clone(), P).expect("build");
+        let only = items[10].0;
+        let r = idx.exact(&items[0].1, 5, |k| k == only);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].0, only);
+        assert!(idx.search(&[1.0, 0.0], 5).is_empty());
+        assert!(VectorIndex::build(8, vec![(ChunkId(1), vec![1.0; 3])], P).is_err());
+    }
+}
