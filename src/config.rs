@@ -84,6 +84,18 @@ pub struct FusionConfig {
     pub vector_weight: f32,
     /// Candidates taken from each list before fusing.
     pub candidates: usize,
+    /// For weighted fusion, how BM25 scores are put on a 0–1 scale: `minmax` over the candidate
+    /// list, or `coverage` (the share of the query's idf-weighted terms the passage matches,
+    /// which stays low when BM25 finds little, e.g. a Chinese question over English passages).
+    pub lexical_scale: LexicalScale,
+}
+
+/// How BM25 scores are scaled for weighted fusion.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LexicalScale {
+    Minmax,
+    Coverage,
 }
 
 impl Default for FusionConfig {
@@ -91,9 +103,10 @@ impl Default for FusionConfig {
         FusionConfig {
             method: FusionMethod::Weighted,
             rrf_k: 60.0,
-            lexical_weight: 0.5,
-            vector_weight: 0.5,
+            lexical_weight: 0.92,
+            vector_weight: 0.08,
             candidates: 100,
+            lexical_scale: LexicalScale::Coverage,
         }
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze::Analyzer;
 use crate::chunk::{count_tokens, Chunk, ChunkId};
-use crate::config::{BoostProfiles, Config, FusionConfig, FusionMethod};
+use crate::config::{BoostProfiles, Config, FusionConfig, FusionMethod, LexicalScale};
 use crate::embed::{E5Embedder, E5Options, Embedder};
 use crate::error::{Error, Result};
 use crate::index::lexical::LexicalIndex;
@@ -242,6 +242,26 @@ fn median(mut v: Vec<f64>) -> f64 {
     quantile(&v, 0.5)
 }
 
+/// The lexical candidates as fusion input: raw scores for RRF and min-max scaling, coverage
+/// for coverage scaling.
+pub fn lexical_for_fusion(
+    hits: &[crate::index::lexical::LexicalHit],
+    f: &FusionConfig,
+) -> Vec<(ChunkId, f32)> {
+    hits.iter()
+        .map(|h| {
+            (
+                h.key,
+                if f.lexical_scale == LexicalScale::Coverage {
+                    h.coverage
+                } else {
+                    h.score
+                },
+            )
+        })
+        .collect()
+}
+
 /// Fuses lexical and vector candidates as configured.
 pub fn fuse(
     lexical: &[(ChunkId, f32)],
@@ -253,10 +273,12 @@ pub fn fuse(
         fusion::Ranked {
             hits: lexical,
             weight: f.lexical_weight,
+            minmax: f.lexical_scale == LexicalScale::Minmax,
         },
         fusion::Ranked {
             hits: vector,
             weight: f.vector_weight,
+            minmax: true,
         },
     ];
     match f.method {
@@ -429,9 +451,6 @@ pub fn evaluate(
     let no_filters = Vec::new();
     let k = DEPTH + 1;
     let cand = config.search.fusion.candidates.max(k);
-    let as_pairs = |hits: Vec<crate::index::lexical::LexicalHit>| -> Vec<(ChunkId, f32)> {
-        hits.into_iter().map(|h| (h.key, h.score)).collect()
-    };
     // warm-up
     for (_, text) in judged.iter().take(20) {
         reader.search(text, k, boosts, &no_filters)?;
@@ -487,7 +506,10 @@ pub fn evaluate(
                 }
                 (Mode::Hybrid, Some((_, index)), Some(q)) => {
                     let t = Instant::now();
-                    let lex = as_pairs(reader.search(text, cand, boosts, &no_filters)?);
+                    let lex = lexical_for_fusion(
+                        &reader.search(text, cand, boosts, &no_filters)?,
+                        &config.search.fusion,
+                    );
                     let vec = index.search(q, cand);
                     let fused = fuse(&lex, &vec, &config.search.fusion, k)?;
                     let r: Vec<ChunkId> = fused.into_iter().map(|h| h.0).collect();

@@ -276,6 +276,9 @@ impl LexicalWriter {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LexicalHit {
     pub score: f32,
+    /// The score as a share of what a passage matching every query term would get (idf-weighted
+    /// coverage of the query, in [0, 1)): comparable across queries, unlike the raw score.
+    pub coverage: f32,
     pub key: ChunkId,
     pub addr: DocAddress,
 }
@@ -530,7 +533,7 @@ impl LexicalReader {
     /// The scored terms of a query text. Terms absent from the index are left out, and so are
     /// terms found in more than `max_df` of all passages (they cost the most to score and add
     /// the least), unless that would leave the query empty.
-    fn query_terms(&self, text: &str, b: &FieldBoosts) -> Result<Vec<QueryTerm>> {
+    fn query_terms(&self, text: &str, b: &FieldBoosts) -> Result<(Vec<QueryTerm>, f32)> {
         let n = self.num_docs.max(1) as f64;
         let max_df = (b.max_df.clamp(0.0, 1.0) as f64 * n).ceil() as u64;
         let q = self.analyzer.query_terms(text);
@@ -546,6 +549,7 @@ impl LexicalReader {
         let fields = Self::scored_fields(&self.fields);
         let mut kept = Vec::new();
         let mut common = Vec::new();
+        let mut ideal = 0f32;
         for (slot, boost, terms) in streams {
             if boost <= 0.0 {
                 continue;
@@ -561,10 +565,13 @@ impl LexicalReader {
                     df += ti.as_ref().map_or(0, |ti| ti.doc_freq as u64);
                     infos.push(ti);
                 }
+                let idf = (1.0 + (n - df as f64 + 0.5) / (df as f64 + 0.5)).ln() as f32;
+                // terms absent from the index still count in the ideal score: a query whose
+                // words the corpus lacks (another language, say) covers little of itself
+                ideal += boost * idf * (b.k1 + 1.0);
                 if df == 0 {
                     continue;
                 }
-                let idf = (1.0 + (n - df as f64 + 0.5) / (df as f64 + 0.5)).ln() as f32;
                 let qt = QueryTerm {
                     slot,
                     infos,
@@ -577,7 +584,7 @@ impl LexicalReader {
                 }
             }
         }
-        Ok(if kept.is_empty() { common } else { kept })
+        Ok((if kept.is_empty() { common } else { kept }, ideal))
     }
 
     /// Documents of a segment that pass the filters, as a bitset (`None`: no filters).
@@ -631,7 +638,7 @@ impl LexicalReader {
         filters: &FilterSet,
     ) -> Result<Vec<LexicalHit>> {
         let b = profiles.for_query(text);
-        let terms = self.query_terms(text, b)?;
+        let (terms, ideal) = self.query_terms(text, b)?;
         if terms.is_empty() || k == 0 {
             return Ok(Vec::new());
         }
@@ -705,6 +712,7 @@ impl LexicalReader {
                 .ok_or_else(|| Error::Index("a hit has no key".into()))?;
             out.push(LexicalHit {
                 score,
+                coverage: if ideal > 0.0 { score / ideal } else { 0.0 },
                 key: ChunkId(key),
                 addr: DocAddress::new(seg, doc),
             });

@@ -15,6 +15,9 @@ use std::hash::Hash;
 pub struct Ranked<'a, K> {
     pub hits: &'a [(K, f32)],
     pub weight: f32,
+    /// For [`weighted`]: min-max normalise this list's scores (false: they are already on a
+    /// comparable 0–1 scale and are used as they are).
+    pub minmax: bool,
 }
 
 /// Why inputs were refused.
@@ -98,6 +101,10 @@ pub fn weighted<K: Ord + Hash + Clone>(
             lo = lo.min(*s as f64);
             hi = hi.max(*s as f64);
         }
+        if !l.minmax {
+            lo = 0.0;
+            hi = 1.0;
+        }
         let span = hi - lo;
         let mut best: HashMap<&K, f64> = HashMap::new();
         for (key, s) in l.hits {
@@ -180,7 +187,8 @@ mod tests {
             weighted(
                 &[Ranked {
                     hits: &a,
-                    weight: 1.0
+                    weight: 1.0,
+                    minmax: true
                 }],
                 5
             ),
@@ -191,7 +199,8 @@ mod tests {
             rrf(
                 &[Ranked {
                     hits: &b,
-                    weight: -1.0
+                    weight: -1.0,
+                    minmax: true
                 }],
                 60.0,
                 5
@@ -202,7 +211,8 @@ mod tests {
             rrf(
                 &[Ranked {
                     hits: &b,
-                    weight: 1.0
+                    weight: 1.0,
+                    minmax: true
                 }],
                 0.0,
                 5
@@ -223,8 +233,8 @@ mod tests {
         /// Fusing [a, b] or [b, a] (with their weights) gives the same ranking.
         #[test]
         fn fusion_is_order_independent(a in ranked_list(), b in ranked_list(), wa in 0.0f32..2.0, wb in 0.0f32..2.0) {
-            let ab = [Ranked { hits: &a, weight: wa }, Ranked { hits: &b, weight: wb }];
-            let ba = [Ranked { hits: &b, weight: wb }, Ranked { hits: &a, weight: wa }];
+            let ab = [Ranked { hits: &a, weight: wa, minmax: true }, Ranked { hits: &b, weight: wb, minmax: true }];
+            let ba = [Ranked { hits: &b, weight: wb, minmax: true }, Ranked { hits: &a, weight: wa, minmax: true }];
             let keys = |v: Vec<(u32, f32)>| v.into_iter().map(|x| x.0).collect::<Vec<_>>();
             prop_assert_eq!(keys(rrf(&ab, 60.0, 100).expect("ok")), keys(rrf(&ba, 60.0, 100).expect("ok")));
             prop_assert_eq!(keys(weighted(&ab, 100).expect("ok")), keys(weighted(&ba, 100).expect("ok")));
@@ -235,7 +245,7 @@ mod tests {
         fn a_single_list_keeps_its_order(a in ranked_list()) {
             let mut seen = std::collections::HashSet::new();
             let distinct: Vec<u32> = a.iter().map(|x| x.0).filter(|k| seen.insert(*k)).collect();
-            let f = rrf(&[Ranked { hits: &a, weight: 1.0 }], 60.0, 100).expect("ok");
+            let f = rrf(&[Ranked { hits: &a, weight: 1.0, minmax: true }], 60.0, 100).expect("ok");
             prop_assert_eq!(f.into_iter().map(|x| x.0).collect::<Vec<_>>(), distinct);
         }
     }
