@@ -154,7 +154,11 @@ fn parse_tag(s: &str) -> Option<Tag> {
             }
         }
         if an.is_empty() {
-            i += 1;
+            // no attribute name here: skip one character (not one byte: it may be multi-byte)
+            i += s
+                .get(i..)
+                .and_then(|r| r.chars().next())
+                .map_or(1, char::len_utf8);
         } else {
             attrs.push((an, value));
         }

@@ -141,10 +141,12 @@ mod tests {
                 Ranked {
                     hits: &a,
                     weight: 1.0,
+                    minmax: true,
                 },
                 Ranked {
                     hits: &b,
                     weight: 1.0,
+                    minmax: true,
                 },
             ],
             60.0,
@@ -166,10 +168,12 @@ mod tests {
                 Ranked {
                     hits: &a,
                     weight: 0.5,
+                    minmax: true,
                 },
                 Ranked {
                     hits: &b,
                     weight: 0.5,
+                    minmax: true,
                 },
             ],
             10,
