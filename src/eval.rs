@@ -297,6 +297,7 @@ pub fn evaluate(
     config: &Config,
     analyzer: &Arc<Analyzer>,
     progress: bool,
+    dump_vectors: Option<&Path>,
 ) -> Result<Vec<EvalResult>> {
     let boosts: &BoostProfiles = &config.search.boost;
     let started = Instant::now();
@@ -462,6 +463,7 @@ pub fn evaluate(
     let mut embed_ms = Vec::new();
     let mut search_ms = Vec::new();
     let mut ann_hits = 0usize;
+    let mut query_vectors: Vec<f32> = Vec::new();
     let mut ann_total = 0usize;
     for (qid, text) in &judged {
         let qvec = match &vector_setup {
@@ -473,6 +475,9 @@ pub fn evaluate(
             }
             None => None,
         };
+        if let (Some(_), Some(v)) = (dump_vectors, &qvec) {
+            query_vectors.extend_from_slice(v);
+        }
         let e_ms = embed_ms.last().copied().unwrap_or(0.0);
         for (m, acc) in modes.iter().zip(accs.iter_mut()) {
             match (m, &vector_setup, &qvec) {
@@ -515,6 +520,18 @@ pub fn evaluate(
             }
         }
     }
+    if let (Some(dir), Some((_, index))) = (dump_vectors, &vector_setup) {
+        dump(
+            dir,
+            ds,
+            index,
+            &query_vectors,
+            config,
+            &search_ms,
+            ann_hits,
+            ann_total,
+        )?;
+    }
     let n = judged.len().max(1) as f64;
     let embed_p50 = (!embed_ms.is_empty()).then(|| median(embed_ms.clone()));
     Ok(modes
@@ -552,6 +569,49 @@ pub fn evaluate(
             }
         })
         .collect())
+}
+
+/// Writes the corpus and query vectors (f32, little-endian, row-major) and what hnsw_rs did
+/// with them, for comparing ANN libraries on the same vectors (`benches/peer_ann.py`).
+#[allow(clippy::too_many_arguments)]
+fn dump(
+    dir: &Path,
+    ds: &Dataset,
+    index: &VectorIndex,
+    queries: &[f32],
+    config: &Config,
+    search_ms: &[f64],
+    hits: usize,
+    total: usize,
+) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let corpus: Vec<u8> = index
+        .iter()
+        .flat_map(|(_, v)| v.iter().flat_map(|x| x.to_le_bytes()))
+        .collect();
+    crate::index::write_atomic(&dir.join("corpus.f32"), &corpus)?;
+    let q: Vec<u8> = queries.iter().flat_map(|x| x.to_le_bytes()).collect();
+    crate::index::write_atomic(&dir.join("queries.f32"), &q)?;
+    let mean = if search_ms.is_empty() {
+        0.0
+    } else {
+        search_ms.iter().sum::<f64>() / search_ms.len() as f64
+    };
+    let meta = serde_json::json!({
+        "dataset": ds.name,
+        "dim": index.dim(),
+        "corpus": index.len(),
+        "queries": queries.len() / index.dim().max(1),
+        "m": config.vector.m,
+        "ef_construction": config.vector.ef_construction,
+        "ef_search": config.vector.ef_search,
+        "hnsw_rs": {
+            "search_p50_ms": median(search_ms.to_vec()),
+            "qps": if mean > 0.0 { 1000.0 / mean } else { 0.0 },
+            "recall@10": if total > 0 { hits as f64 / total as f64 } else { 0.0 },
+        }
+    });
+    crate::index::write_atomic(&dir.join("meta.json"), meta.to_string().as_bytes())
 }
 
 /// The text embedded for a passage: its title and heading path give the passage context.

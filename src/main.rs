@@ -67,6 +67,10 @@ enum Command {
         /// Print one JSON object per mode.
         #[arg(long)]
         json: bool,
+        /// Write the corpus and query vectors and hnsw_rs's figures here (vector mode), for
+        /// benches/peer_ann.py.
+        #[arg(long, value_name = "DIR")]
+        dump_vectors: Option<PathBuf>,
     },
 }
 
@@ -185,6 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             dataset,
             mode,
             json,
+            dump_vectors,
         } => {
             let modes: Vec<Mode> = match mode.as_str() {
                 "all" => vec![Mode::Bm25, Mode::Vector, Mode::Hybrid],
@@ -212,7 +217,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "qps"
                 );
             }
-            for r in eval::evaluate(&ds, &modes, &config, &analyzer, !json)? {
+            for r in eval::evaluate(
+                &ds,
+                &modes,
+                &config,
+                &analyzer,
+                !json,
+                dump_vectors.as_deref(),
+            )? {
                 if json {
                     println!("{}", serde_json::to_string(&r)?);
                 } else {
