@@ -43,8 +43,10 @@ pub struct VectorConfig {
     pub index_threads: usize,
     /// ONNX Runtime threads when embedding a question.
     pub query_threads: usize,
-    /// Passages per embedding batch.
+    /// At most this many passages per embedding batch.
     pub batch_size: usize,
+    /// At most about this many (padded) tokens per embedding batch.
+    pub batch_tokens: usize,
 }
 
 impl Default for VectorConfig {
@@ -57,6 +59,7 @@ impl Default for VectorConfig {
             index_threads: 0,
             query_threads: 1,
             batch_size: 32,
+            batch_tokens: 512,
         }
     }
 }
@@ -511,7 +514,12 @@ impl Config {
         if !(2..=128).contains(&v.m) {
             return Err(Error::config("vector.m", "must be between 2 and 128"));
         }
-        if v.ef_search == 0 || v.ef_construction == 0 || v.batch_size == 0 || v.query_threads == 0 {
+        if v.ef_search == 0
+            || v.ef_construction == 0
+            || v.batch_size == 0
+            || v.batch_tokens == 0
+            || v.query_threads == 0
+        {
             return Err(Error::config(
                 "vector",
                 "ef_search, ef_construction, batch_size and query_threads must be at least 1",

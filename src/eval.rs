@@ -354,6 +354,7 @@ pub fn evaluate(
             E5Options {
                 threads: index_threads,
                 batch_size: v.batch_size,
+                batch_tokens: config.vector.batch_tokens,
                 max_tokens: 512,
             },
         )?;
@@ -362,6 +363,7 @@ pub fn evaluate(
             E5Options {
                 threads: v.query_threads,
                 batch_size: 1,
+                batch_tokens: config.vector.batch_tokens,
                 max_tokens: 512,
             },
         )?;

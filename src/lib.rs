@@ -88,6 +88,7 @@ impl Engine {
         let opts = embed::E5Options {
             threads: config.vector.query_threads,
             batch_size: 1,
+            batch_tokens: config.vector.batch_tokens,
             max_tokens: 512,
         };
         match embed::E5Embedder::load(&files, opts) {

@@ -507,6 +507,7 @@ fn build_vectors(
         E5Options {
             threads,
             batch_size: v.batch_size,
+            batch_tokens: config.vector.batch_tokens,
             max_tokens: 512,
         },
     )?;
