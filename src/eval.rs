@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze::Analyzer;
 use crate::chunk::{count_tokens, Chunk, ChunkId};
-use crate::config::{BoostProfiles, Config, FusionConfig, FusionMethod, LexicalScale};
+use crate::config::{BoostProfiles, Config};
 use crate::embed::{E5Embedder, E5Options, Embedder};
 use crate::error::{Error, Result};
 use crate::index::lexical::LexicalIndex;
@@ -242,52 +242,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     quantile(&v, 0.5)
 }
 
-/// The lexical candidates as fusion input: raw scores for RRF and min-max scaling, coverage
-/// for coverage scaling.
-pub fn lexical_for_fusion(
-    hits: &[crate::index::lexical::LexicalHit],
-    f: &FusionConfig,
-) -> Vec<(ChunkId, f32)> {
-    hits.iter()
-        .map(|h| {
-            (
-                h.key,
-                if f.lexical_scale == LexicalScale::Coverage {
-                    h.coverage
-                } else {
-                    h.score
-                },
-            )
-        })
-        .collect()
-}
-
-/// Fuses lexical and vector candidates as configured.
-pub fn fuse(
-    lexical: &[(ChunkId, f32)],
-    vector: &[(ChunkId, f32)],
-    f: &FusionConfig,
-    limit: usize,
-) -> Result<Vec<(ChunkId, f32)>> {
-    let lists = [
-        fusion::Ranked {
-            hits: lexical,
-            weight: f.lexical_weight,
-            minmax: f.lexical_scale == LexicalScale::Minmax,
-        },
-        fusion::Ranked {
-            hits: vector,
-            weight: f.vector_weight,
-            minmax: true,
-        },
-    ];
-    match f.method {
-        FusionMethod::Rrf => fusion::rrf(&lists, f.rrf_k, limit),
-        FusionMethod::Weighted => fusion::weighted(&lists, limit),
-    }
-    .map_err(|e| Error::InvalidRequest(e.to_string()))
-}
-
 /// Evaluates the given modes on a loaded data set. The corpus is indexed (and, for the vector
 /// modes, embedded) once; each question is embedded once and that time is counted in every mode
 /// that uses it. Timings are single-threaded: one question at a time, one inference thread.
@@ -371,7 +325,7 @@ pub fn evaluate(
         let texts: Vec<String> = ds
             .corpus
             .iter()
-            .map(|(_, title, text)| embed_text(title, &[], text))
+            .map(|(_, title, text)| crate::embed::embed_text(title, &[], text))
             .collect();
         // corpus embeddings are cached per (model, corpus): re-running an evaluation (to tune
         // fusion, say) does not embed again; `embed_s` then reports the original embedding time
@@ -509,12 +463,12 @@ pub fn evaluate(
                 }
                 (Mode::Hybrid, Some((_, index)), Some(q)) => {
                     let t = Instant::now();
-                    let lex = lexical_for_fusion(
+                    let lex = fusion::lexical_input(
                         &reader.search(text, cand, boosts, &no_filters)?,
                         &config.search.fusion,
                     );
                     let vec = index.search(q, cand);
-                    let fused = fuse(&lex, &vec, &config.search.fusion, k)?;
+                    let fused = fusion::fuse(&lex, &vec, &config.search.fusion, k)?;
                     let r: Vec<ChunkId> = fused.into_iter().map(|h| h.0).collect();
                     acc.add(ds, qid, &r, t.elapsed().as_secs_f64() * 1000.0 + e_ms);
                 }
@@ -614,21 +568,6 @@ fn dump(
         }
     });
     crate::index::write_atomic(&dir.join("meta.json"), meta.to_string().as_bytes())
-}
-
-/// The text embedded for a passage: its title and heading path give the passage context.
-pub fn embed_text(title: &str, heading_path: &[String], text: &str) -> String {
-    let mut s = String::with_capacity(title.len() + text.len() + 8);
-    if !title.trim().is_empty() {
-        s.push_str(title.trim());
-        s.push_str(". ");
-    }
-    for h in heading_path {
-        s.push_str(h);
-        s.push_str(". ");
-    }
-    s.push_str(text);
-    s
 }
 
 #[cfg(test)]

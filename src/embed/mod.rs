@@ -28,6 +28,21 @@ pub trait Embedder: Send + Sync {
     fn fingerprint(&self) -> &str;
 }
 
+/// The text embedded for a passage: its title and heading path give the passage context.
+pub fn embed_text(title: &str, heading_path: &[String], text: &str) -> String {
+    let mut s = String::with_capacity(title.len() + text.len() + 8);
+    if !title.trim().is_empty() {
+        s.push_str(title.trim());
+        s.push_str(". ");
+    }
+    for h in heading_path {
+        s.push_str(h);
+        s.push_str(". ");
+    }
+    s.push_str(text);
+    s
+}
+
 /// Cosine of two unit vectors.
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()

@@ -530,7 +530,7 @@ fn build_vectors(
                 .chunk(*id)?
                 .ok_or_else(|| Error::Store(format!("passage {id} is missing from the store")))?,
         };
-        let text = crate::eval::embed_text(&chunk.meta.title, &chunk.heading_path, &chunk.text);
+        let text = crate::embed::embed_text(&chunk.meta.title, &chunk.heading_path, &chunk.text);
         let mut h = blake3::Hasher::new();
         h.update(fp.as_bytes());
         h.update(&[0]);

@@ -123,6 +123,52 @@ pub fn weighted<K: Ord + Hash + Clone>(
     Ok(finish(acc, limit))
 }
 
+/// The lexical candidates as fusion input: raw scores for RRF and min-max scaling, coverage
+/// for coverage scaling.
+pub fn lexical_input(
+    hits: &[crate::index::lexical::LexicalHit],
+    f: &crate::config::FusionConfig,
+) -> Vec<(crate::chunk::ChunkId, f32)> {
+    hits.iter()
+        .map(|h| {
+            (
+                h.key,
+                if f.lexical_scale == crate::config::LexicalScale::Coverage {
+                    h.coverage
+                } else {
+                    h.score
+                },
+            )
+        })
+        .collect()
+}
+
+/// Fuses lexical and vector candidates as configured.
+pub fn fuse(
+    lexical: &[(crate::chunk::ChunkId, f32)],
+    vector: &[(crate::chunk::ChunkId, f32)],
+    f: &crate::config::FusionConfig,
+    limit: usize,
+) -> crate::error::Result<Vec<(crate::chunk::ChunkId, f32)>> {
+    let lists = [
+        Ranked {
+            hits: lexical,
+            weight: f.lexical_weight,
+            minmax: f.lexical_scale == crate::config::LexicalScale::Minmax,
+        },
+        Ranked {
+            hits: vector,
+            weight: f.vector_weight,
+            minmax: true,
+        },
+    ];
+    match f.method {
+        crate::config::FusionMethod::Rrf => rrf(&lists, f.rrf_k, limit),
+        crate::config::FusionMethod::Weighted => weighted(&lists, limit),
+    }
+    .map_err(|e| crate::error::Error::InvalidRequest(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

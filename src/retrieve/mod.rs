@@ -221,11 +221,11 @@ pub fn search(
             let lex_hits = generation
                 .lexical
                 .search(&req.query, cand, boosts, &req.filters.set)?;
-            let lex = crate::eval::lexical_for_fusion(&lex_hits, &config.search.fusion);
+            let lex = fusion::lexical_input(&lex_hits, &config.search.fusion);
             let lex_raw: std::collections::HashMap<ChunkId, f32> =
                 lex_hits.iter().map(|h| (h.key, h.score)).collect();
             let vec = vector_candidates(generation, q, cand, &req.filters)?;
-            let fused = crate::eval::fuse(&lex, &vec, &config.search.fusion, req.top_k)?;
+            let fused = fusion::fuse(&lex, &vec, &config.search.fusion, req.top_k)?;
             let lex_map = lex_raw;
             let vec_map: std::collections::HashMap<ChunkId, f32> = vec.into_iter().collect();
             fused
