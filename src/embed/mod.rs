@@ -138,12 +138,13 @@ impl E5Embedder {
         let normalizer = Normalizer::from_json(&norm_text)
             .map_err(|e| Error::bad_file(&files.normalization, e))?;
         let fingerprint = format!(
-            "multilingual-e5-small;{};max{}",
+            "multilingual-e5-small;{};{};max{}",
             files
                 .dir
                 .file_name()
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_default(),
+            files.precision.name(),
             opts.max_tokens
         );
         Ok(E5Embedder {

@@ -239,6 +239,52 @@ impl E5File {
     }
 }
 
+impl E5File {
+    /// A 4-bit tensor repacked for ONNX Runtime's `MatMulNBits` / `GatherBlockQuantized`: per
+    /// block of 32 values, 16 bytes with consecutive values in the low then high nibble (value =
+    /// (nibble − 8) × scale), and the blocks' scales as f32. Checked to have `elements` values.
+    pub fn tensor_q4(
+        &self,
+        bytes: &[u8],
+        name: &str,
+        elements: usize,
+    ) -> Result<(Vec<u8>, Vec<f32>), String> {
+        let t = self
+            .tensors
+            .get(name)
+            .ok_or_else(|| format!("model file lacks tensor {name}"))?;
+        if t.elements != elements || t.dtype != DType::Q4 || !elements.is_multiple_of(32) {
+            return Err(format!(
+                "tensor {name} is not {elements} values in 4-bit blocks of 32"
+            ));
+        }
+        Ok(repack_q4(&bytes[t.offset..t.offset + t.len]))
+    }
+}
+
+/// Repacks the file's 4-bit blocks (low nibbles = the block's first 16 values, high nibbles =
+/// the last 16) into pairs of consecutive values per byte; returns the packed bytes and scales.
+pub fn repack_q4(data: &[u8]) -> (Vec<u8>, Vec<f32>) {
+    let blocks = data.len() / 18;
+    let mut packed = Vec::with_capacity(blocks * 16);
+    let mut scales = Vec::with_capacity(blocks);
+    for block in data.chunks_exact(18) {
+        scales.push(f16_to_f32(u16::from_le_bytes([block[0], block[1]])));
+        let q = &block[2..];
+        let nib = |i: usize| {
+            if i < 16 {
+                q[i] & 0x0f
+            } else {
+                q[i - 16] >> 4
+            }
+        };
+        for j in 0..16 {
+            packed.push(nib(2 * j) | (nib(2 * j + 1) << 4));
+        }
+    }
+    (packed, scales)
+}
+
 /// Dequantises 4-bit blocks: per 32 values an f16 scale and 16 bytes; value = (nibble − 8) ×
 /// scale; low nibbles hold the block's first 16 values, high nibbles the last 16.
 pub fn dequantize_q4(data: &[u8], elements: usize) -> Vec<f32> {
@@ -306,6 +352,23 @@ mod tests {
         assert_eq!(v[15], 7.0);
         assert_eq!(v[16], 7.0);
         assert_eq!(v[31], -8.0);
+    }
+
+    #[test]
+    fn repacked_blocks_hold_the_same_values_in_pairs() {
+        let mut block = vec![0x00, 0x3c]; // scale 1.0 as f16
+        for j in 0..16u8 {
+            block.push(j | ((15 - j) << 4));
+        }
+        let values = dequantize_q4(&block, 32);
+        let (packed, scales) = repack_q4(&block);
+        assert_eq!(scales, vec![1.0]);
+        let mut again = Vec::new();
+        for b in &packed {
+            again.push(((b & 0x0f) as i32 - 8) as f32);
+            again.push(((b >> 4) as i32 - 8) as f32);
+        }
+        assert_eq!(again, values);
     }
 
     #[test]

