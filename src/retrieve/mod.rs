@@ -1,5 +1,5 @@
-//! Retrieval: a question → ranked passages. For now lexical (BM25) only; the vector half and
-//! fusion join here.
+//! Retrieval: a question → ranked passages, lexically (BM25), by vector, or both fused; falls
+//! back to BM25 with a warning when the embedding model is unavailable.
 
 pub mod fusion;
 pub mod snippet;

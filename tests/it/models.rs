@@ -23,14 +23,14 @@ fn models_fetch_into_an_empty_cache_twice_at_once_then_idempotent() {
         let out = child.wait_with_output().expect("wait");
         assert!(out.status.success(), "{}", text(&out));
         assert!(
-            String::from_utf8_lossy(&out.stdout).contains("model.onnx"),
+            String::from_utf8_lossy(&out.stdout).contains("model-fp32.onnx"),
             "{}",
             text(&out)
         );
     }
-    let dir = cache.join("models/multilingual-e5-small-v2");
+    let dir = cache.join("models/multilingual-e5-small-v3");
     for f in [
-        "model.onnx",
+        "model-fp32.onnx",
         "tokenizer.json",
         "normalization.json",
         "READY",
@@ -52,6 +52,34 @@ fn models_fetch_into_an_empty_cache_twice_at_once_then_idempotent() {
         "{}",
         text(&out)
     );
+    // another precision is converted from the downloaded file, again without downloading
+    let out = ws
+        .cmd(&["models", "fetch"])
+        .env("KEFU__MODELS__CACHE_DIR", &cache)
+        .env("KEFU__MODELS__PRECISION", "int8")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!text(&out).contains("downloading"), "{}", text(&out));
+    assert!(dir.join("model-int8.onnx").is_file());
+}
+
+#[test]
+fn every_precision_loads_and_agrees_with_fp32() {
+    let text = "passage: 洗衣机显示 E21 错误代码时，请检查排水管是否堵塞。";
+    let embed = |precision: kefu::config::Precision| {
+        let mut config = Config::default();
+        config.models.precision = precision;
+        let files = kefu::models::ensure(&config, false).expect("models");
+        let e = E5Embedder::load(&files, E5Options::default()).expect("load");
+        e.embed_passages(&[text]).expect("embed").remove(0)
+    };
+    use kefu::config::Precision::*;
+    let reference = embed(Fp32);
+    for (p, at_least) in [(Q4, 0.9999), (Int8, 0.99), (Q4Int8, 0.999)] {
+        let c = cosine(&reference, &embed(p));
+        assert!(c >= at_least, "{p:?}: cosine {c} to fp32");
+    }
 }
 
 #[test]
