@@ -39,6 +39,7 @@ fn setup() -> (tempfile::TempDir, Engine) {
         &IndexOptions {
             corpus: config.corpus.dir.clone(),
             progress: false,
+            ..Default::default()
         },
     )
     .expect("index the demo corpus");
@@ -71,6 +72,8 @@ fn bench_search(c: &mut Criterion) {
                 top_k: 10,
                 mode: Mode::Bm25,
                 filters: Filters::default(),
+                scope: kefu::retrieve::Scope::All,
+                fusion: None,
             };
             i += 1;
             black_box(engine.search(&req).expect("search"))

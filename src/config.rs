@@ -24,7 +24,99 @@ pub struct Config {
     pub redact: RedactConfig,
     pub models: ModelsConfig,
     pub vector: VectorConfig,
+    pub http: HttpConfig,
     pub log: LogConfig,
+}
+
+/// A caller's role over HTTP.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Support bots: search and answers over public passages only.
+    Bot,
+    /// Human agents: also internal passages.
+    Agent,
+    /// Content writers: document management and reindexing (and what agents may do).
+    Writer,
+    /// Everything.
+    Admin,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Bot => "bot",
+            Role::Agent => "agent",
+            Role::Writer => "writer",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses `bot`, `agent`, `writer` or `admin`.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "bot" => Some(Role::Bot),
+            "agent" => Some(Role::Agent),
+            "writer" => Some(Role::Writer),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// An API key as configured: only its sha256 is stored.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// Who holds it (shown in logs, never the key).
+    pub name: String,
+    pub role: Role,
+    /// sha256 of the key, 64 hex digits (`printf %s KEY | sha256sum`).
+    pub sha256: String,
+}
+
+/// The HTTP service (`kefu serve`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to listen on.
+    pub bind: String,
+    /// HTTP worker threads (0: one per core).
+    pub workers: usize,
+    /// Threads that run searches and other CPU-bound work (0: one per core).
+    pub cpu_threads: usize,
+    /// CPU-bound requests admitted at once (running or waiting for a thread); beyond that the
+    /// service answers 503 with Retry-After.
+    pub max_inflight: usize,
+    /// A request taking longer than this is answered 503 `timeout`.
+    pub request_timeout_ms: u64,
+    /// Largest JSON body of a search or answer request.
+    pub max_body_bytes: usize,
+    /// Deepest nesting of arrays and objects accepted in a JSON body.
+    pub max_json_depth: usize,
+    /// Origins allowed to call from a browser (CORS); empty: none.
+    pub cors_origins: Vec<String>,
+    /// Seconds that in-flight requests get to finish after SIGTERM.
+    pub shutdown_timeout_s: u64,
+    /// API keys (more can come from `KEFU_API_KEYS="role:key,…"`).
+    pub keys: Vec<ApiKeyConfig>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            bind: "127.0.0.1:8080".into(),
+            workers: 0,
+            cpu_threads: 0,
+            max_inflight: 64,
+            request_timeout_ms: 10_000,
+            max_body_bytes: 64 * 1024,
+            max_json_depth: 32,
+            cors_origins: Vec::new(),
+            shutdown_timeout_s: 30,
+            keys: Vec::new(),
+        }
+    }
 }
 
 /// Embeddings and the vector index.
@@ -43,6 +135,9 @@ pub struct VectorConfig {
     pub index_threads: usize,
     /// ONNX Runtime threads when embedding a question.
     pub query_threads: usize,
+    /// Model sessions for questions, so that this many questions embed at once (each session
+    /// holds its own copy of the model, ~150 MB at fp32).
+    pub query_sessions: usize,
     /// At most this many passages per embedding batch.
     pub batch_size: usize,
     /// At most about this many (padded) tokens per embedding batch.
@@ -58,6 +153,7 @@ impl Default for VectorConfig {
             ef_search: 64,
             index_threads: 0,
             query_threads: 1,
+            query_sessions: 2,
             batch_size: 32,
             batch_tokens: 512,
         }
@@ -91,6 +187,33 @@ pub struct FusionConfig {
     /// list, or `coverage` (the share of the query's idf-weighted terms the passage matches,
     /// which stays low when BM25 finds little, e.g. a Chinese question over English passages).
     pub lexical_scale: LexicalScale,
+}
+
+impl FusionConfig {
+    /// Checks the values; `prefix` names where they came from in errors.
+    pub fn check(&self, prefix: &str) -> Result<()> {
+        for (key, v) in [
+            ("lexical_weight", self.lexical_weight),
+            ("vector_weight", self.vector_weight),
+        ] {
+            if !v.is_finite() || v < 0.0 {
+                return Err(Error::config(
+                    format!("{prefix}.{key}"),
+                    "must be a finite number >= 0",
+                ));
+            }
+        }
+        if !(self.rrf_k.is_finite() && self.rrf_k > 0.0) {
+            return Err(Error::config(format!("{prefix}.rrf_k"), "must be > 0"));
+        }
+        if self.candidates == 0 || self.candidates > 10_000 {
+            return Err(Error::config(
+                format!("{prefix}.candidates"),
+                "must be between 1 and 10000",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// How BM25 scores are scaled for weighted fusion.
@@ -177,6 +300,9 @@ pub struct CorpusConfig {
     pub default_audience: String,
     /// Audience of tickets (past support conversations) that do not say.
     pub ticket_audience: String,
+    /// Where documents uploaded over HTTP are kept (indexed with the corpus; their sources
+    /// show as `@managed/<file>`).
+    pub managed_dir: PathBuf,
 }
 
 impl Default for CorpusConfig {
@@ -186,6 +312,7 @@ impl Default for CorpusConfig {
             max_file_bytes: 8 * 1024 * 1024,
             default_audience: "public".into(),
             ticket_audience: "internal".into(),
+            managed_dir: PathBuf::from("managed"),
         }
     }
 }
@@ -466,6 +593,7 @@ impl Config {
     fn resolve_paths(&mut self, base: &Path) {
         for p in [
             &mut self.corpus.dir,
+            &mut self.corpus.managed_dir,
             &mut self.index.dir,
             &mut self.analysis.user_dict,
             &mut self.models.cache_dir,
@@ -490,6 +618,26 @@ impl Config {
         };
         audience("corpus.default_audience", &self.corpus.default_audience)?;
         audience("corpus.ticket_audience", &self.corpus.ticket_audience)?;
+        for (i, k) in self.http.keys.iter().enumerate() {
+            if k.sha256.len() != 64 || !k.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(Error::config(
+                    format!("http.keys[{i}].sha256"),
+                    "must be 64 hex digits (the sha256 of the key)",
+                ));
+            }
+        }
+        if self.http.max_inflight == 0 || self.http.max_json_depth == 0 {
+            return Err(Error::config(
+                "http",
+                "max_inflight and max_json_depth must be above 0",
+            ));
+        }
+        if self.http.request_timeout_ms == 0 || self.http.max_body_bytes < 256 {
+            return Err(Error::config(
+                "http",
+                "request_timeout_ms must be above 0 and max_body_bytes at least 256",
+            ));
+        }
         if self.corpus.max_file_bytes == 0 {
             return Err(Error::config("corpus.max_file_bytes", "must be above 0"));
         }
@@ -523,24 +671,7 @@ impl Config {
                 "must be between 1 and search.max_top_k",
             ));
         }
-        let f = &self.search.fusion;
-        for (key, v) in [
-            ("search.fusion.lexical_weight", f.lexical_weight),
-            ("search.fusion.vector_weight", f.vector_weight),
-        ] {
-            if !v.is_finite() || v < 0.0 {
-                return Err(Error::config(key, "must be a finite number >= 0"));
-            }
-        }
-        if !(f.rrf_k.is_finite() && f.rrf_k > 0.0) {
-            return Err(Error::config("search.fusion.rrf_k", "must be > 0"));
-        }
-        if f.candidates == 0 {
-            return Err(Error::config(
-                "search.fusion.candidates",
-                "must be at least 1",
-            ));
-        }
+        self.search.fusion.check("search.fusion")?;
         let v = &self.vector;
         if !(2..=128).contains(&v.m) {
             return Err(Error::config("vector.m", "must be between 2 and 128"));

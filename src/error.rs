@@ -55,6 +55,10 @@ pub enum Error {
     #[error("index error: {0}")]
     Index(String),
 
+    /// The request conflicts with what exists (a document owned by a corpus file, say).
+    #[error("conflict: {0}")]
+    Conflict(String),
+
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(String),
@@ -98,6 +102,7 @@ impl Error {
             Error::Locked { .. } => 409,
             Error::Store(_) => 500,
             Error::Index(_) => 500,
+            Error::Conflict(_) => 409,
             Error::Internal(_) => 500,
         }
     }
@@ -113,6 +118,7 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::NotAvailable(_) => "not_available",
             Error::Locked { .. } => "locked",
+            Error::Conflict(_) => "conflict",
             Error::Store(_) => "store",
             Error::Index(_) => "index",
             Error::Internal(_) => "internal",

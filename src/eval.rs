@@ -310,6 +310,7 @@ pub fn evaluate(
                 batch_size: v.batch_size,
                 batch_tokens: config.vector.batch_tokens,
                 max_tokens: 512,
+                sessions: 1,
             },
         )?;
         let queries = E5Embedder::load(
@@ -319,6 +320,7 @@ pub fn evaluate(
                 batch_size: 1,
                 batch_tokens: config.vector.batch_tokens,
                 max_tokens: 512,
+                sessions: 1,
             },
         )?;
         let t = Instant::now();

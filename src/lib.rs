@@ -12,10 +12,12 @@ pub mod config;
 pub mod embed;
 pub mod error;
 pub mod eval;
+pub mod http;
 pub mod index;
 pub mod ingest;
 pub mod models;
 pub mod retrieve;
+pub mod service;
 pub mod store;
 
 use std::sync::Arc;
@@ -48,13 +50,23 @@ pub fn index(
 pub struct Engine {
     config: Config,
     generation: Generation,
-    embedder: Option<Box<dyn embed::Embedder>>,
+    embedder: Option<Arc<dyn embed::Embedder>>,
 }
 
 impl Engine {
     /// Opens the live generation of the configured index folder, and the query embedder when
     /// the generation has vectors and the model is in the cache (it is not fetched here).
     pub fn open(config: Config, analyzer: Arc<Analyzer>) -> Result<Engine> {
+        Self::open_reusing(config, analyzer, None)
+    }
+
+    /// [`Engine::open`], keeping the query embedder of `previous` when it fits the new
+    /// generation (so a swap after reindexing does not reload the model).
+    pub fn open_reusing(
+        config: Config,
+        analyzer: Arc<Analyzer>,
+        previous: Option<&Engine>,
+    ) -> Result<Engine> {
         let fingerprint = analyzer.fingerprint().to_string();
         let v = &config.vector;
         let params = index::vector::HnswParams {
@@ -70,7 +82,12 @@ impl Engine {
             );
         }
         let embedder = match (&generation.vectors, &generation.manifest.embedder) {
-            (Some(_), Some(fp)) if config.vector.enabled => Self::query_embedder(&config, fp),
+            (Some(_), Some(fp)) if config.vector.enabled => {
+                match previous.and_then(|p| p.embedder.clone()) {
+                    Some(e) if e.fingerprint() == fp => Some(e),
+                    _ => Self::query_embedder(&config, fp),
+                }
+            }
             _ => None,
         };
         Ok(Engine {
@@ -80,7 +97,7 @@ impl Engine {
         })
     }
 
-    fn query_embedder(config: &Config, fingerprint: &str) -> Option<Box<dyn embed::Embedder>> {
+    fn query_embedder(config: &Config, fingerprint: &str) -> Option<Arc<dyn embed::Embedder>> {
         let Some(files) = models::find(config) else {
             tracing::warn!("the embedding model is not in the cache (run `kefu models fetch`); answering from BM25");
             return None;
@@ -90,9 +107,10 @@ impl Engine {
             batch_size: 1,
             batch_tokens: config.vector.batch_tokens,
             max_tokens: 512,
+            sessions: config.vector.query_sessions.max(1),
         };
         match embed::E5Embedder::load(&files, opts) {
-            Ok(e) if e.fingerprint() == fingerprint => Some(Box::new(e)),
+            Ok(e) if e.fingerprint() == fingerprint => Some(Arc::new(e)),
             Ok(_) => {
                 tracing::warn!("the index was embedded with another model version; answering from BM25 until `kefu index` rebuilds it");
                 None

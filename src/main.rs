@@ -47,9 +47,18 @@ enum Command {
         /// Filter: key=value (type, product, lang, audience, tag, category, doc_id); repeatable.
         #[arg(long = "filter", value_name = "KEY=VALUE")]
         filters: Vec<String>,
+        /// Show only what a support bot may see (public passages).
+        #[arg(long)]
+        public: bool,
         /// Print results as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Serve the HTTP API (fetches the models and indexes the corpus first when needed).
+    Serve {
+        /// Address to listen on (port 0 picks a free port; the address is printed).
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
     },
     /// Fetch, verify and convert the embedding model and the ONNX Runtime library.
     Models {
@@ -95,6 +104,7 @@ fn init_logging(config: &Config) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }
@@ -114,6 +124,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     init_logging(&config);
     match cli.command {
+        Command::Serve { bind } => {
+            let analyzer = kefu::analyzer(&config)?;
+            if config.vector.enabled {
+                if let Err(e) = kefu::models::ensure(&config, true) {
+                    eprintln!("warning: {e}; serving with BM25 only");
+                }
+            }
+            let service = kefu::service::Service::start(config.clone(), analyzer)?;
+            let bind = bind.unwrap_or_else(|| config.http.bind.clone());
+            kefu::http::serve(service, &bind)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Index { corpus, json } => {
             let analyzer = kefu::analyzer(&config)?;
             let corpus = corpus.unwrap_or_else(|| config.corpus.dir.clone());
@@ -123,6 +145,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &IndexOptions {
                     corpus: corpus.clone(),
                     progress: !json,
+                    ..Default::default()
                 },
             )?;
             if json {
@@ -141,6 +164,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             mode,
             top_k,
             filters,
+            public,
             json,
         } => {
             let mode = Mode::parse(&mode).ok_or_else(|| {
@@ -154,6 +178,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 top_k: top_k.unwrap_or(engine.config().search.top_k),
                 mode,
                 filters,
+                scope: if public {
+                    kefu::retrieve::Scope::Public
+                } else {
+                    kefu::retrieve::Scope::All
+                },
+                fusion: None,
             };
             let started = std::time::Instant::now();
             let outcome = engine.search(&req)?;
@@ -252,6 +282,7 @@ fn open_or_build(config: Config, analyzer: Arc<Analyzer>) -> anyhow::Result<Engi
             let opts = IndexOptions {
                 corpus: config.corpus.dir.clone(),
                 progress: true,
+                ..Default::default()
             };
             let report = kefu::index(&config, &analyzer, &opts)?;
             for f in &report.failed {

@@ -81,6 +81,8 @@ pub struct E5Options {
     pub batch_tokens: usize,
     /// Longest input in tokens (the model reads 512 at most).
     pub max_tokens: usize,
+    /// Model sessions, so that this many calls embed at once.
+    pub sessions: usize,
 }
 
 impl Default for E5Options {
@@ -90,13 +92,16 @@ impl Default for E5Options {
             batch_size: 32,
             batch_tokens: 512,
             max_tokens: 512,
+            sessions: 1,
         }
     }
 }
 
 /// multilingual-e5-small on ONNX Runtime.
 pub struct E5Embedder {
-    model: Mutex<TextEmbedding>,
+    /// One or more sessions of the model; a call takes a free one.
+    models: Vec<Mutex<TextEmbedding>>,
+    next: std::sync::atomic::AtomicUsize,
     normalizer: Normalizer,
     opts: E5Options,
     fingerprint: String,
@@ -118,21 +123,26 @@ impl E5Embedder {
             )
             .into_bytes(),
         };
-        let mut model = UserDefinedEmbeddingModel::new(read(&files.onnx)?, tokenizer_files)
-            .with_pooling(Pooling::Mean)
-            .with_quantization(QuantizationMode::None);
-        model.output_key = Some(OutputKey::ByName("last_hidden_state"));
-        let init = InitOptionsUserDefined::new()
-            .with_environment(env)
-            .with_max_length(opts.max_tokens)
-            .with_intra_threads(opts.threads.max(1))
-            .with_session_config("session.intra_op.allow_spinning", "0");
-        let te = TextEmbedding::try_new_from_user_defined(model, init).map_err(|e| {
-            Error::NotAvailable(format!(
-                "cannot load the embedding model {}: {e}",
-                files.onnx.display()
-            ))
-        })?;
+        let onnx = read(&files.onnx)?;
+        let mut models = Vec::with_capacity(opts.sessions.max(1));
+        for _ in 0..opts.sessions.max(1) {
+            let mut model = UserDefinedEmbeddingModel::new(onnx.clone(), tokenizer_files.clone())
+                .with_pooling(Pooling::Mean)
+                .with_quantization(QuantizationMode::None);
+            model.output_key = Some(OutputKey::ByName("last_hidden_state"));
+            let init = InitOptionsUserDefined::new()
+                .with_environment(env.clone())
+                .with_max_length(opts.max_tokens)
+                .with_intra_threads(opts.threads.max(1))
+                .with_session_config("session.intra_op.allow_spinning", "0");
+            let te = TextEmbedding::try_new_from_user_defined(model, init).map_err(|e| {
+                Error::NotAvailable(format!(
+                    "cannot load the embedding model {}: {e}",
+                    files.onnx.display()
+                ))
+            })?;
+            models.push(Mutex::new(te));
+        }
         let norm_text = std::fs::read_to_string(&files.normalization)
             .map_err(|e| Error::io(&files.normalization, e))?;
         let normalizer = Normalizer::from_json(&norm_text)
@@ -148,11 +158,26 @@ impl E5Embedder {
             opts.max_tokens
         );
         Ok(E5Embedder {
-            model: Mutex::new(te),
+            models,
+            next: std::sync::atomic::AtomicUsize::new(0),
             normalizer,
             opts,
             fingerprint,
         })
+    }
+
+    /// A free session if there is one, else the next in turn (waiting for it).
+    fn session(&self) -> Result<std::sync::MutexGuard<'_, TextEmbedding>> {
+        let n = self.models.len();
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(g) = self.models[(start + i) % n].try_lock() {
+                return Ok(g);
+            }
+        }
+        self.models[start % n]
+            .lock()
+            .map_err(|_| Error::Internal("embedding model lock poisoned".into()))
     }
 
     fn embed_prefixed(&self, prefix: &str, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
@@ -167,10 +192,7 @@ impl E5Embedder {
         let mut order: Vec<usize> = (0..prepared.len()).collect();
         order.sort_by_key(|&i| prepared[i].len());
         let sorted: Vec<&str> = order.iter().map(|&i| prepared[i].as_str()).collect();
-        let mut model = self
-            .model
-            .lock()
-            .map_err(|_| Error::Internal("embedding model lock poisoned".into()))?;
+        let mut model = self.session()?;
         // batches by a token budget: sorted by length, each batch pads to its longest text
         let estimate =
             |t: &str| (crate::chunk::count_tokens(t) * 3 / 2 + 2).min(self.opts.max_tokens);

@@ -28,13 +28,41 @@ use crate::error::{Error, Result};
 use crate::ingest::{self, DocMeta, Format};
 use crate::store::{Opened, Store};
 
+/// Where an indexing run is: `phase` (`parsing` files, `embedding` passages), `done` of `total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub phase: &'static str,
+    pub done: usize,
+    pub total: usize,
+}
+
+/// Receives [`Progress`] reports (from several threads).
+pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
 /// Options of one indexing run.
-#[derive(Debug, Clone)]
+#[derive(Clone, Default)]
 pub struct IndexOptions {
     /// The corpus folder (defaults to `corpus.dir` from the configuration).
     pub corpus: PathBuf,
     /// Show a progress bar on long work (only drawn on a terminal).
     pub progress: bool,
+    /// Called as files are parsed and passages embedded.
+    pub on_progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for IndexOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexOptions")
+            .field("corpus", &self.corpus)
+            .field("progress", &self.progress)
+            .finish_non_exhaustive()
+    }
+}
+
+fn report_progress(opts: &IndexOptions, phase: &'static str, done: usize, total: usize) {
+    if let Some(f) = &opts.on_progress {
+        f(Progress { phase, done, total });
+    }
 }
 
 /// A file that could not be indexed (wholly or in part).
@@ -79,8 +107,25 @@ struct SourceFile {
     abs: PathBuf,
 }
 
-/// Lists the corpus files kefu reads (sorted), and counts the others.
-fn walk(corpus: &Path) -> Result<(Vec<SourceFile>, usize)> {
+/// The prefix of the sources of documents uploaded over HTTP (kept in `corpus.managed_dir`).
+pub const MANAGED_PREFIX: &str = "@managed/";
+
+/// Lists the files kefu reads (sorted) under the corpus folder and, when it exists, the folder
+/// of uploaded documents; counts the others.
+fn walk_all(corpus: &Path, managed: &Path) -> Result<(Vec<SourceFile>, usize)> {
+    let (mut files, mut ignored) = walk(corpus, "")?;
+    if managed.is_dir() && managed != corpus {
+        let (more, n) = walk(managed, MANAGED_PREFIX)?;
+        files.extend(more);
+        ignored += n;
+        files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    }
+    Ok((files, ignored))
+}
+
+/// Lists the files kefu reads under `corpus` (sorted), named `prefix` + relative path, and
+/// counts the others.
+fn walk(corpus: &Path, prefix: &str) -> Result<(Vec<SourceFile>, usize)> {
     let mut files = Vec::new();
     let mut ignored = 0;
     let mut stack = vec![corpus.to_path_buf()];
@@ -98,13 +143,14 @@ fn walk(corpus: &Path) -> Result<(Vec<SourceFile>, usize)> {
                 stack.push(path);
             } else if ft.is_file() {
                 if Format::of(&path).is_some() {
-                    let rel = path
-                        .strip_prefix(corpus)
-                        .unwrap_or(&path)
-                        .components()
-                        .map(|c| c.as_os_str().to_string_lossy().to_string())
-                        .collect::<Vec<_>>()
-                        .join("/");
+                    let rel = prefix.to_string()
+                        + &path
+                            .strip_prefix(corpus)
+                            .unwrap_or(&path)
+                            .components()
+                            .map(|c| c.as_os_str().to_string_lossy().to_string())
+                            .collect::<Vec<_>>()
+                            .join("/");
                     files.push(SourceFile { rel, abs: path });
                 } else {
                     ignored += 1;
@@ -181,7 +227,7 @@ pub fn run(config: &Config, analyzer: &Arc<Analyzer>, opts: &IndexOptions) -> Re
         .build()
         .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
 
-    let (files, ignored) = walk(&opts.corpus)?;
+    let (files, ignored) = walk_all(&opts.corpus, &config.corpus.managed_dir)?;
     report.ignored = ignored;
 
     // 1. hash
@@ -254,6 +300,8 @@ pub fn run(config: &Config, analyzer: &Arc<Analyzer>, opts: &IndexOptions) -> Re
         full = report.full_rebuild,
         "parsing changed files"
     );
+    let parsed_count = std::sync::atomic::AtomicUsize::new(0);
+    report_progress(opts, "parsing", 0, to_parse.len());
     let parsed: Vec<std::result::Result<Parsed, FileFailure>> = pool.install(|| {
         to_parse
             .par_iter()
@@ -279,6 +327,8 @@ pub fn run(config: &Config, analyzer: &Arc<Analyzer>, opts: &IndexOptions) -> Re
                         },
                     });
                 bar.inc(1);
+                let n = parsed_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                report_progress(opts, "parsing", n, to_parse.len());
                 r
             })
             .collect()
@@ -425,7 +475,7 @@ pub fn run(config: &Config, analyzer: &Arc<Analyzer>, opts: &IndexOptions) -> Re
             &accepted,
             &new_files,
             &tmp.join(VECTOR),
-            opts.progress,
+            opts,
         ) {
             Ok((fp, embedded)) => {
                 embedder_fp = Some(fp);
@@ -492,8 +542,9 @@ fn build_vectors(
     accepted: &[Parsed],
     files: &BTreeMap<String, FileEntry>,
     dir: &Path,
-    progress: bool,
+    opts: &IndexOptions,
 ) -> Result<(String, usize)> {
+    let progress = opts.progress;
     use crate::embed::{E5Embedder, E5Options, Embedder};
     let model = crate::models::ensure(config, progress)?;
     let v = &config.vector;
@@ -509,6 +560,7 @@ fn build_vectors(
             batch_size: v.batch_size,
             batch_tokens: config.vector.batch_tokens,
             max_tokens: 512,
+            sessions: 1,
         },
     )?;
     let fp = embedder.fingerprint().to_string();
@@ -558,6 +610,8 @@ fn build_vectors(
         to_embed = missing.len(),
         "building the vector index"
     );
+    let mut done = 0;
+    report_progress(opts, "embedding", 0, missing.len());
     for part in missing.chunks(256) {
         let texts: Vec<&str> = part.iter().map(|(_, _, t)| t.as_str()).collect();
         let vecs = embedder.embed_passages(&texts)?;
@@ -568,6 +622,8 @@ fn build_vectors(
         }
         store.put_embeddings(&cache)?;
         bar.inc(part.len() as u64);
+        done += part.len();
+        report_progress(opts, "embedding", done, missing.len());
     }
     bar.finish_and_clear();
     let items: Vec<(crate::chunk::ChunkId, Vec<f32>)> = ids

@@ -74,6 +74,18 @@ impl Filters {
     }
 }
 
+/// Which passages a caller may read. Enforced here, in retrieval, so that no route or command
+/// can hand an `internal` passage to a caller limited to `public` ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Only passages whose audience is `public` (support bots).
+    Public,
+    /// Public and internal passages (agents, writers, the command line).
+    #[default]
+    All,
+}
+
 /// A search request.
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
@@ -81,6 +93,34 @@ pub struct SearchRequest {
     pub top_k: usize,
     pub mode: Mode,
     pub filters: Filters,
+    /// What the caller may read.
+    pub scope: Scope,
+    /// Fusion settings for this request instead of `[search.fusion]`.
+    pub fusion: Option<crate::config::FusionConfig>,
+}
+
+impl Scope {
+    /// The filters narrowed to what this scope may read, or `None` when the filters ask only for
+    /// audiences the scope may not read (so nothing can match).
+    pub fn restrict(self, filters: &Filters) -> Option<Filters> {
+        if self == Scope::All {
+            return Some(filters.clone());
+        }
+        let mut set = filters.set.clone();
+        if let Some(pos) = set.iter().position(|(k, _)| *k == FilterKey::Audience) {
+            let (_, values) = set.remove(pos);
+            if !values.iter().any(|v| v.eq_ignore_ascii_case("public")) {
+                return None;
+            }
+        }
+        set.push((FilterKey::Audience, vec!["public".to_string()]));
+        Some(Filters { set })
+    }
+
+    /// Whether a passage of this audience may be shown.
+    pub fn allows(self, audience: crate::ingest::Audience) -> bool {
+        self == Scope::All || audience == crate::ingest::Audience::Public
+    }
 }
 
 /// Scores of a hit by stage (absent where the stage did not see the passage).
@@ -102,6 +142,9 @@ pub struct SearchOutcome {
     pub hits: Vec<Hit>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Milliseconds spent embedding the query (absent when no embedding was made).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_ms: Option<f64>,
 }
 
 /// One ranked passage.
@@ -186,22 +229,45 @@ pub fn search(
     let mut warnings = Vec::new();
     let mut mode = req.mode;
     let mut qvec = None;
+    let mut embed_ms = None;
+    let Some(filters) = req.scope.restrict(&req.filters) else {
+        return Ok(SearchOutcome {
+            mode,
+            hits: Vec::new(),
+            warnings,
+            embed_ms,
+        });
+    };
+    let req = &SearchRequest {
+        filters,
+        ..req.clone()
+    };
     if mode != Mode::Bm25 {
-        match (embedder, &generation.vectors) {
-            (Some(e), Some(_)) => match e.embed_queries(&[req.query.as_str()]) {
+        let embedded = match (embedder, &generation.vectors) {
+            (Some(e), Some(_)) => {
+                let t = std::time::Instant::now();
+                let r = e.embed_queries(&[req.query.as_str()]);
+                embed_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+                Some(r)
+            }
+            _ => None,
+        };
+        match embedded {
+            Some(r) => match r {
                 Ok(mut v) => qvec = v.pop(),
                 Err(err) => {
                     tracing::warn!(error = %err, "embedding the query failed; answering from BM25");
                     warnings.push(format!("embedding the query failed ({err}); answered from BM25"));
                 }
             },
-            _ => warnings.push("vector search is not available (no embedding model or no vector index); answered from BM25".into()),
+            None => warnings.push("vector search is not available (no embedding model or no vector index); answered from BM25".into()),
         }
         if qvec.is_none() {
             mode = Mode::Bm25;
         }
     }
-    let cand = config.search.fusion.candidates.max(req.top_k);
+    let fusion_config = req.fusion.as_ref().unwrap_or(&config.search.fusion);
+    let cand = fusion_config.candidates.max(req.top_k);
     let ranked: Vec<(ChunkId, f32, StageScores)> = match (mode, &qvec) {
         (Mode::Vector, Some(q)) => vector_candidates(generation, q, req.top_k, &req.filters)?
             .into_iter()
@@ -221,11 +287,11 @@ pub fn search(
             let lex_hits = generation
                 .lexical
                 .search(&req.query, cand, boosts, &req.filters.set)?;
-            let lex = fusion::lexical_input(&lex_hits, &config.search.fusion);
+            let lex = fusion::lexical_input(&lex_hits, fusion_config);
             let lex_raw: std::collections::HashMap<ChunkId, f32> =
                 lex_hits.iter().map(|h| (h.key, h.score)).collect();
             let vec = vector_candidates(generation, q, cand, &req.filters)?;
-            let fused = fusion::fuse(&lex, &vec, &config.search.fusion, req.top_k)?;
+            let fused = fusion::fuse(&lex, &vec, fusion_config, req.top_k)?;
             let lex_map = lex_raw;
             let vec_map: std::collections::HashMap<ChunkId, f32> = vec.into_iter().collect();
             fused
@@ -266,6 +332,11 @@ pub fn search(
             continue;
         };
         let chunk = generation.lexical.chunk(addr)?;
+        if !req.scope.allows(chunk.meta.audience) {
+            // cannot happen (the audience filter ran first); kept as the last line of defence
+            tracing::error!(chunk = %chunk.id, "an internal passage reached a public search; dropped");
+            continue;
+        }
         hits.push(to_hit(
             generation.lexical.analyzer(),
             hits.len() + 1,
@@ -279,7 +350,78 @@ pub fn search(
         mode,
         hits,
         warnings,
+        embed_ms,
     })
+}
+
+/// A document as a caller may see it: its metadata and its passages in order.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentView {
+    pub doc_id: String,
+    pub title: String,
+    pub doc_type: String,
+    pub language: String,
+    pub audience: String,
+    pub products: Vec<String>,
+    pub source: String,
+    pub passages: Vec<PassageView>,
+}
+
+/// One passage of a [`DocumentView`].
+#[derive(Debug, Clone, Serialize)]
+pub struct PassageView {
+    pub chunk_id: String,
+    pub heading_path: Vec<String>,
+    pub span: (usize, usize),
+    pub text: String,
+}
+
+/// The document `doc_id` of the generation, if it exists and `scope` may read it (a document
+/// the scope may not read is reported as absent, so its existence does not leak).
+pub fn document(
+    generation: &Generation,
+    doc_id: &str,
+    scope: Scope,
+) -> Result<Option<DocumentView>> {
+    let filters = Filters {
+        set: vec![(FilterKey::DocId, vec![doc_id.to_string()])],
+    };
+    let Some(filters) = scope.restrict(&filters) else {
+        return Ok(None);
+    };
+    let keys = generation.lexical.filter_keys(&filters.set)?;
+    let mut chunks = Vec::with_capacity(keys.len());
+    for key in keys {
+        if let Some(addr) = generation.lexical.address_of(key)? {
+            let c = generation.lexical.chunk(addr)?;
+            if c.meta.id == doc_id && scope.allows(c.meta.audience) {
+                chunks.push(c);
+            }
+        }
+    }
+    chunks.sort_by_key(|c| (c.span.0, c.span.1));
+    let Some(first) = chunks.first() else {
+        return Ok(None);
+    };
+    let m = first.meta.clone();
+    Ok(Some(DocumentView {
+        doc_id: m.id.clone(),
+        title: m.title.clone(),
+        doc_type: m.doc_type.as_str().to_string(),
+        language: m.language.as_str().to_string(),
+        audience: m.audience.as_str().to_string(),
+        products: m.products.clone(),
+        source: m.source.clone(),
+        passages: chunks
+            .into_iter()
+            .map(|c| PassageView {
+                chunk_id: c.id.to_string(),
+                heading_path: c.heading_path,
+                span: c.span,
+                text: c.text,
+            })
+            .collect(),
+    }))
 }
 
 fn to_hit(
@@ -313,6 +455,29 @@ fn to_hit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_scope_narrows_every_filter_to_public_passages() {
+        let none = Filters::default();
+        assert_eq!(Scope::All.restrict(&none), Some(none.clone()));
+        let p = Scope::Public.restrict(&none).expect("some");
+        assert_eq!(
+            p.set,
+            vec![(FilterKey::Audience, vec!["public".to_string()])]
+        );
+        let internal = Filters::parse(&["audience=internal"]).expect("parses");
+        assert_eq!(Scope::Public.restrict(&internal), None);
+        let both =
+            Filters::parse(&["audience=internal", "audience=public", "type=faq"]).expect("parses");
+        let r = Scope::Public.restrict(&both).expect("some");
+        assert!(r
+            .set
+            .contains(&(FilterKey::Audience, vec!["public".to_string()])));
+        assert_eq!(r.set.len(), 2);
+        assert!(Scope::Public.allows(crate::ingest::Audience::Public));
+        assert!(!Scope::Public.allows(crate::ingest::Audience::Internal));
+        assert!(Scope::All.allows(crate::ingest::Audience::Internal));
+    }
 
     #[test]
     fn filters_parse_and_group() {

@@ -3,6 +3,7 @@
 
 mod corpus;
 mod eval;
+mod http;
 mod hybrid;
 mod models;
 mod robustness;
