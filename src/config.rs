@@ -81,7 +81,7 @@ pub struct ApiKeyConfig {
 pub struct HttpConfig {
     /// Address to listen on.
     pub bind: String,
-    /// HTTP worker threads (0: one per core).
+    /// HTTP worker threads (0: half the cores, at least one).
     pub workers: usize,
     /// Threads that run searches and other CPU-bound work (0: one per core).
     pub cpu_threads: usize,
