@@ -22,6 +22,17 @@ struct Server {
 
 impl Server {
     fn start(ws: &Workspace, env: &[(&str, &str)]) -> Server {
+        let server = Self::spawn(ws, env);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while server.call("GET", "/readyz", None, None).0 != 200 {
+            assert!(Instant::now() < deadline, "never ready");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// Starts the server without waiting for it to be ready.
+    fn spawn(ws: &Workspace, env: &[(&str, &str)]) -> Server {
         let log = std::fs::File::create(ws.dir.path().join("server.log")).expect("log file");
         let mut cmd = ws.cmd(&["serve", "--bind", "127.0.0.1:0"]);
         cmd.env(
@@ -44,13 +55,7 @@ impl Server {
             .strip_prefix("kefu: listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_string();
-        let server = Server { child, base };
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while server.call("GET", "/readyz", None, None).0 != 200 {
-            assert!(Instant::now() < deadline, "never ready");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
+        Server { child, base }
     }
 
     /// (status, JSON body or `null`) of a request.
@@ -447,6 +452,40 @@ fn documents_change_while_searches_run_and_roles_hold() {
 }
 
 #[test]
+fn not_ready_until_an_index_exists() {
+    let ws = Workspace::with_own_corpus();
+    let moved = ws.dir.path().join("later");
+    std::fs::rename(&ws.corpus, &moved).expect("hide the corpus");
+    let s = Server::spawn(&ws, &[]);
+    // the startup job fails (no corpus): alive, not ready, searches get 503 not_ready
+    let first = s.wait_job(1);
+    assert_eq!(first["state"], "failed", "{first}");
+    assert_eq!(s.call("GET", "/healthz", None, None).0, 200);
+    let (st, v) = s.call("GET", "/readyz", None, None);
+    assert_eq!((st, code(&v)), (503, "not_ready"));
+    let (st, v) = s.call(
+        "POST",
+        "/v1/search",
+        Some(BOT),
+        Some(&json!({"query": "returns"})),
+    );
+    assert_eq!((st, code(&v)), (503, "not_ready"), "{v}");
+    std::fs::rename(&moved, &ws.corpus).expect("restore");
+    std::fs::write(ws.corpus.join("a.md"), "# Returns\n\nSeven days.\n").expect("write");
+    let (st, job) = s.call("POST", "/v1/reindex", Some(WRITER), None);
+    assert_eq!(st, 202);
+    assert_eq!(
+        s.wait_job(job["id"].as_u64().expect("id"))["state"],
+        "succeeded"
+    );
+    assert_eq!(s.call("GET", "/readyz", None, None).0, 200);
+    assert_eq!(
+        s.search(BOT, json!({"query": "returns"}))["hits"][0]["source"],
+        "a.md"
+    );
+}
+
+#[test]
 fn a_failing_reindex_job_leaves_search_untouched() {
     let ws = Workspace::with_own_corpus();
     std::fs::write(
@@ -454,7 +493,37 @@ fn a_failing_reindex_job_leaves_search_untouched() {
         "# Returns\n\nYou can return any product within seven days of delivery.\n",
     )
     .expect("write");
-    let s = Server::start(&ws, &[]);
+    let s = Server::start(
+        &ws,
+        &[("KEFU__HTTP__CORS_ORIGINS", "[\"https://help.example.com\"]")],
+    );
+    // CORS: the configured origin may call from a browser, another may not
+    let preflight = |origin: &str| match ureq::request("OPTIONS", &format!("{}/v1/search", s.base))
+        .set("Origin", origin)
+        .set("Access-Control-Request-Method", "POST")
+        .set(
+            "Access-Control-Request-Headers",
+            "authorization, content-type",
+        )
+        .call()
+    {
+        Ok(r) => (
+            r.status(),
+            r.header("access-control-allow-origin").map(str::to_string),
+        ),
+        Err(ureq::Error::Status(c, r)) => (
+            c,
+            r.header("access-control-allow-origin").map(str::to_string),
+        ),
+        Err(e) => panic!("preflight: {e}"),
+    };
+    let (st, allow) = preflight("https://help.example.com");
+    assert_eq!(
+        (st, allow.as_deref()),
+        (200, Some("https://help.example.com"))
+    );
+    let (_, allow) = preflight("https://evil.example.net");
+    assert_eq!(allow, None);
     let before = s.search(AGENT, json!({"query": "return within seven days"}));
     assert_eq!(before["hits"].as_array().map(Vec::len), Some(1));
     let moved = ws.dir.path().join("corpus-away");
