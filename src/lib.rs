@@ -16,6 +16,7 @@ pub mod http;
 pub mod index;
 pub mod ingest;
 pub mod models;
+pub mod rerank;
 pub mod retrieve;
 pub mod service;
 pub mod store;
