@@ -496,6 +496,11 @@ async fn wrong_method(req: HttpRequest) -> HttpResponse {
     .error_response()
 }
 
+/// A route's resource: other methods on it get 405 with a JSON error.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(wrong_method))
+}
+
 fn request_id(req: &actix_web::dev::ServiceRequest) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -599,48 +604,19 @@ pub fn serve(service: Arc<Service>, bind: &str) -> Result<()> {
                     }
                     .instrument(span)
                 })
+                .service(resource("/v1/search").route(web::post().to(search)))
                 .service(
-                    web::resource("/v1/search")
-                        .route(web::post().to(search))
-                        .default_service(web::to(wrong_method)),
-                )
-                .service(
-                    web::resource("/v1/documents/{id}")
+                    resource("/v1/documents/{id}")
                         .route(web::get().to(get_document))
                         .route(web::put().to(put_document))
-                        .route(web::delete().to(delete_document))
-                        .default_service(web::to(wrong_method)),
+                        .route(web::delete().to(delete_document)),
                 )
-                .service(
-                    web::resource("/v1/reindex")
-                        .route(web::post().to(reindex))
-                        .default_service(web::to(wrong_method)),
-                )
-                .service(
-                    web::resource("/v1/jobs/{id}")
-                        .route(web::get().to(get_job))
-                        .default_service(web::to(wrong_method)),
-                )
-                .service(
-                    web::resource("/healthz")
-                        .route(web::get().to(healthz))
-                        .default_service(web::to(wrong_method)),
-                )
-                .service(
-                    web::resource("/readyz")
-                        .route(web::get().to(readyz))
-                        .default_service(web::to(wrong_method)),
-                )
-                .service(
-                    web::resource("/metrics")
-                        .route(web::get().to(metrics_route))
-                        .default_service(web::to(wrong_method)),
-                )
-                .service(
-                    web::resource("/openapi.json")
-                        .route(web::get().to(openapi_route))
-                        .default_service(web::to(wrong_method)),
-                )
+                .service(resource("/v1/reindex").route(web::post().to(reindex)))
+                .service(resource("/v1/jobs/{id}").route(web::get().to(get_job)))
+                .service(resource("/healthz").route(web::get().to(healthz)))
+                .service(resource("/readyz").route(web::get().to(readyz)))
+                .service(resource("/metrics").route(web::get().to(metrics_route)))
+                .service(resource("/openapi.json").route(web::get().to(openapi_route)))
                 .default_service(web::to(no_route))
         })
         .workers(workers)

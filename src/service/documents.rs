@@ -118,6 +118,11 @@ fn html_escape(s: &str) -> String {
 fn html_meta(id: &str, metadata: &Map<String, Value>) -> Result<String> {
     let mut out = format!("<meta name=\"id\" content=\"{}\">\n", html_escape(id));
     for (k, v) in metadata {
+        if k == "id" || k == "title" {
+            return Err(Error::InvalidRequest(format!(
+                "metadata.{k} is not allowed for HTML: the id is the one in the URL and the title is <title>"
+            )));
+        }
         let text = match v {
             Value::String(s) => s.clone(),
             Value::Array(items) => items
@@ -138,11 +143,6 @@ fn html_meta(id: &str, metadata: &Map<String, Value>) -> Result<String> {
                 )))
             }
         };
-        if k == "id" || k == "title" {
-            return Err(Error::InvalidRequest(format!(
-                "metadata.{k} is not allowed for HTML: the id is the one in the URL and the title is <title>"
-            )));
-        }
         out.push_str(&format!(
             "<meta name=\"{}\" content=\"{}\">\n",
             html_escape(k),
