@@ -74,6 +74,7 @@ fn bench_search(c: &mut Criterion) {
                 filters: Filters::default(),
                 scope: kefu::retrieve::Scope::All,
                 fusion: None,
+                rerank: false,
             };
             i += 1;
             black_box(engine.search(&req).expect("search"))

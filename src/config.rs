@@ -25,6 +25,7 @@ pub struct Config {
     pub models: ModelsConfig,
     pub vector: VectorConfig,
     pub http: HttpConfig,
+    pub rerank: RerankConfig,
     pub log: LogConfig,
 }
 
@@ -142,6 +143,9 @@ pub struct VectorConfig {
     pub batch_size: usize,
     /// At most about this many (padded) tokens per embedding batch.
     pub batch_tokens: usize,
+    /// Also embed every quotable sentence when indexing (answers then compare the question
+    /// with sentences without running the model; about doubles the embedding work).
+    pub sentence_vectors: bool,
 }
 
 impl Default for VectorConfig {
@@ -156,6 +160,7 @@ impl Default for VectorConfig {
             query_sessions: 2,
             batch_size: 32,
             batch_tokens: 512,
+            sentence_vectors: true,
         }
     }
 }
@@ -517,6 +522,56 @@ impl Default for RedactConfig {
     }
 }
 
+/// Second-stage reranking of the fused candidates.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RerankConfig {
+    /// Rerank hybrid results (and the passages answers are composed from).
+    pub enabled: bool,
+    /// Fused candidates reranked per question.
+    pub candidates: usize,
+    /// A linear model file written by `kefu rerank train`; empty: the built-in model.
+    pub model: PathBuf,
+    /// A user-supplied cross-encoder ONNX model, used instead of the linear model.
+    pub cross_encoder: Option<CrossEncoderConfig>,
+}
+
+impl Default for RerankConfig {
+    fn default() -> Self {
+        RerankConfig {
+            enabled: true,
+            candidates: 50,
+            model: PathBuf::new(),
+            cross_encoder: None,
+        }
+    }
+}
+
+/// A cross-encoder: one relevance logit per (question, passage), output named `logits`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CrossEncoderConfig {
+    /// The ONNX model file.
+    pub onnx: PathBuf,
+    /// Folder with `tokenizer.json` (and optionally `config.json`, `special_tokens_map.json`,
+    /// `tokenizer_config.json`).
+    pub tokenizer: PathBuf,
+    /// Longest input (question and passage together), in tokens.
+    #[serde(default = "default_ce_length")]
+    pub max_length: usize,
+    /// Inference threads.
+    #[serde(default = "default_one")]
+    pub threads: usize,
+}
+
+fn default_ce_length() -> usize {
+    512
+}
+
+fn default_one() -> usize {
+    1
+}
+
 /// Logging.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -591,13 +646,19 @@ impl Config {
     }
 
     fn resolve_paths(&mut self, base: &Path) {
-        for p in [
+        let mut paths = vec![
             &mut self.corpus.dir,
             &mut self.corpus.managed_dir,
             &mut self.index.dir,
             &mut self.analysis.user_dict,
             &mut self.models.cache_dir,
-        ] {
+            &mut self.rerank.model,
+        ];
+        if let Some(ce) = &mut self.rerank.cross_encoder {
+            paths.push(&mut ce.onnx);
+            paths.push(&mut ce.tokenizer);
+        }
+        for p in paths {
             if !p.as_os_str().is_empty() && p.is_relative() && !base.as_os_str().is_empty() {
                 *p = base.join(&*p);
             }
@@ -672,6 +733,20 @@ impl Config {
             ));
         }
         self.search.fusion.check("search.fusion")?;
+        if self.rerank.candidates == 0 || self.rerank.candidates > 1000 {
+            return Err(Error::config(
+                "rerank.candidates",
+                "must be between 1 and 1000",
+            ));
+        }
+        if let Some(ce) = &self.rerank.cross_encoder {
+            if ce.max_length < 16 || ce.threads == 0 {
+                return Err(Error::config(
+                    "rerank.cross_encoder",
+                    "max_length must be at least 16 and threads at least 1",
+                ));
+            }
+        }
         let v = &self.vector;
         if !(2..=128).contains(&v.m) {
             return Err(Error::config("vector.m", "must be between 2 and 128"));

@@ -15,10 +15,11 @@ use crate::chunk::{count_tokens, Chunk, ChunkId};
 use crate::config::{BoostProfiles, Config};
 use crate::embed::{E5Embedder, E5Options, Embedder};
 use crate::error::{Error, Result};
-use crate::index::lexical::LexicalIndex;
+use crate::index::lexical::{LexicalHit, LexicalIndex, LexicalReader};
 use crate::index::vector::{HnswParams, VectorIndex};
 use crate::ingest::{Audience, DocMeta, DocType, Lang};
 use crate::models;
+use crate::rerank::{self, Reranker};
 use crate::retrieve::fusion;
 use crate::retrieve::Mode;
 
@@ -53,6 +54,10 @@ pub struct EvalResult {
     /// Vector mode: share of the exact top 10 that the approximate search finds.
     #[serde(rename = "ann_recall@10", skip_serializing_if = "Option::is_none")]
     pub ann_recall10: Option<f64>,
+    /// Rerank mode: median time of the reranking step (fetching the candidates, features,
+    /// scoring), without retrieval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerank_p50_ms: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +75,8 @@ struct QueryLine {
     #[serde(rename = "_id")]
     id: String,
     text: String,
+    #[serde(default)]
+    answer: Option<String>,
 }
 
 /// A loaded data set.
@@ -78,6 +85,8 @@ pub struct Dataset {
     pub corpus: Vec<(String, String, String)>,
     pub queries: Vec<(String, String)>,
     pub qrels: HashMap<String, HashSet<String>>,
+    /// Reference answers (full answers or answer spans) by question id, where the set has them.
+    pub answers: HashMap<String, String>,
 }
 
 fn read_jsonl<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>> {
@@ -146,6 +155,10 @@ impl Dataset {
                 .into_iter()
                 .map(|c| (c.id, c.title, c.text))
                 .collect(),
+            answers: queries
+                .iter()
+                .filter_map(|q| q.answer.clone().map(|a| (q.id.clone(), a)))
+                .collect(),
             queries: queries.into_iter().map(|q| (q.id, q.text)).collect(),
             qrels,
         })
@@ -202,11 +215,45 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-fn mode_name(m: Mode) -> &'static str {
-    match m {
-        Mode::Bm25 => "bm25",
-        Mode::Vector => "vector",
-        Mode::Hybrid => "hybrid",
+/// What `kefu eval` measures: a retrieval mode, or hybrid retrieval reranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalMode {
+    Bm25,
+    Vector,
+    Hybrid,
+    /// Hybrid retrieval, its first candidates reranked.
+    Rerank,
+}
+
+impl EvalMode {
+    /// Every mode, in the order `--mode all` runs them.
+    pub const ALL: [EvalMode; 4] = [
+        EvalMode::Bm25,
+        EvalMode::Vector,
+        EvalMode::Hybrid,
+        EvalMode::Rerank,
+    ];
+
+    /// Parses `bm25`, `vector`, `hybrid` or `rerank`.
+    pub fn parse(s: &str) -> Option<EvalMode> {
+        if s.trim().eq_ignore_ascii_case("rerank") {
+            return Some(EvalMode::Rerank);
+        }
+        Mode::parse(s).map(|m| match m {
+            Mode::Bm25 => EvalMode::Bm25,
+            Mode::Vector => EvalMode::Vector,
+            Mode::Hybrid => EvalMode::Hybrid,
+        })
+    }
+
+    /// The mode's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            EvalMode::Bm25 => "bm25",
+            EvalMode::Vector => "vector",
+            EvalMode::Hybrid => "hybrid",
+            EvalMode::Rerank => "rerank",
+        }
     }
 }
 
@@ -242,18 +289,28 @@ fn median(mut v: Vec<f64>) -> f64 {
     quantile(&v, 0.5)
 }
 
-/// Evaluates the given modes on a loaded data set. The corpus is indexed (and, for the vector
-/// modes, embedded) once; each question is embedded once and that time is counted in every mode
-/// that uses it. Timings are single-threaded: one question at a time, one inference thread.
-pub fn evaluate(
+/// A data set indexed in memory for evaluation: the lexical reader and, when asked for, the
+/// query embedder and the vector index.
+pub struct Prepared {
+    pub reader: LexicalReader,
+    pub vectors: Option<(E5Embedder, VectorIndex)>,
+    /// Seconds to build the lexical index.
+    pub lexical_s: f64,
+    /// Seconds spent embedding the corpus (the original time when the embeddings were cached).
+    pub embed_s: f64,
+    /// Seconds to build the vector graph.
+    pub hnsw_s: f64,
+}
+
+/// Indexes a data set in memory with the same analysis and scoring as the product; with
+/// `vectors`, also embeds the corpus (cached per model and corpus) and builds the graph.
+pub fn prepare(
     ds: &Dataset,
-    modes: &[Mode],
     config: &Config,
     analyzer: &Arc<Analyzer>,
     progress: bool,
-    dump_vectors: Option<&Path>,
-) -> Result<Vec<EvalResult>> {
-    let boosts: &BoostProfiles = &config.search.boost;
+    vectors: bool,
+) -> Result<Prepared> {
     let started = Instant::now();
     let lexical = LexicalIndex::create_in_ram(analyzer.clone())?;
     // One indexing thread keeps passages in corpus order, so equal scores always break the same
@@ -284,123 +341,190 @@ pub fn evaluate(
             language: meta.language,
             tokens: count_tokens(text),
             meta,
+            pieces: Vec::new(),
         };
         writer.add(&chunk)?;
     }
     writer.commit(true)?;
     let reader = lexical.reader()?;
     let lexical_s = started.elapsed().as_secs_f64();
-
-    let wants_vectors = modes.iter().any(|m| *m != Mode::Bm25);
-    let mut vector_setup = None;
-    let mut embed_s = 0.0;
-    let mut hnsw_s = 0.0;
-    if wants_vectors {
-        let files = models::ensure(config, progress)?;
-        let v = &config.vector;
-        let index_threads = if v.index_threads == 0 {
-            std::thread::available_parallelism().map_or(1, |n| n.get())
-        } else {
-            v.index_threads
-        };
-        let passages = E5Embedder::load(
-            &files,
-            E5Options {
-                threads: index_threads,
-                batch_size: v.batch_size,
-                batch_tokens: config.vector.batch_tokens,
-                max_tokens: 512,
-                sessions: 1,
-            },
-        )?;
-        let queries = E5Embedder::load(
-            &files,
-            E5Options {
-                threads: v.query_threads,
-                batch_size: 1,
-                batch_tokens: config.vector.batch_tokens,
-                max_tokens: 512,
-                sessions: 1,
-            },
-        )?;
-        let t = Instant::now();
-        let texts: Vec<String> = ds
-            .corpus
-            .iter()
-            .map(|(_, title, text)| crate::embed::embed_text(title, &[], text))
-            .collect();
-        // corpus embeddings are cached per (model, corpus): re-running an evaluation (to tune
-        // fusion, say) does not embed again; `embed_s` then reports the original embedding time
-        let mut h = blake3::Hasher::new();
-        h.update(passages.fingerprint().as_bytes());
-        for t in &texts {
-            h.update(t.as_bytes());
-            h.update(&[0]);
-        }
-        let cache_file = models::cache_dir(config)
-            .join("eval-embeddings")
-            .join(format!("{}-{}.bin", ds.name, &h.finalize().to_hex()[..16]));
-        let mut items = Vec::with_capacity(texts.len());
-        let mut cached_s = None;
-        if let Ok(bytes) = std::fs::read(&cache_file) {
-            let dim = passages.dim();
-            if bytes.len() == 8 + texts.len() * dim * 4 {
-                cached_s = Some(f64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8])));
-                for (i, v) in bytes[8..].chunks_exact(dim * 4).enumerate() {
-                    items.push((
-                        ChunkId(i as u64),
-                        v.chunks_exact(4)
-                            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                            .collect(),
-                    ));
-                }
+    if !vectors {
+        return Ok(Prepared {
+            reader,
+            vectors: None,
+            lexical_s,
+            embed_s: 0.0,
+            hnsw_s: 0.0,
+        });
+    }
+    let files = models::ensure(config, progress)?;
+    let v = &config.vector;
+    let index_threads = if v.index_threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        v.index_threads
+    };
+    let passages = E5Embedder::load(
+        &files,
+        E5Options {
+            threads: index_threads,
+            batch_size: v.batch_size,
+            batch_tokens: config.vector.batch_tokens,
+            max_tokens: 512,
+            sessions: 1,
+        },
+    )?;
+    let queries = E5Embedder::load(
+        &files,
+        E5Options {
+            threads: v.query_threads,
+            batch_size: v.batch_size,
+            batch_tokens: config.vector.batch_tokens,
+            max_tokens: 512,
+            sessions: 1,
+        },
+    )?;
+    let t = Instant::now();
+    let texts: Vec<String> = ds
+        .corpus
+        .iter()
+        .map(|(_, title, text)| crate::embed::embed_text(title, &[], text))
+        .collect();
+    // corpus embeddings are cached per (model, corpus): re-running an evaluation (to tune
+    // fusion, say) does not embed again; `embed_s` then reports the original embedding time
+    let mut h = blake3::Hasher::new();
+    h.update(passages.fingerprint().as_bytes());
+    for t in &texts {
+        h.update(t.as_bytes());
+        h.update(&[0]);
+    }
+    let cache_file = models::cache_dir(config)
+        .join("eval-embeddings")
+        .join(format!("{}-{}.bin", ds.name, &h.finalize().to_hex()[..16]));
+    let mut items = Vec::with_capacity(texts.len());
+    let mut cached_s = None;
+    if let Ok(bytes) = std::fs::read(&cache_file) {
+        let dim = passages.dim();
+        if bytes.len() == 8 + texts.len() * dim * 4 {
+            cached_s = Some(f64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8])));
+            for (i, v) in bytes[8..].chunks_exact(dim * 4).enumerate() {
+                items.push((
+                    ChunkId(i as u64),
+                    v.chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect(),
+                ));
             }
         }
-        if cached_s.is_none() {
-            let step = 256;
-            for (n, part) in texts.chunks(step).enumerate() {
-                let refs: Vec<&str> = part.iter().map(String::as_str).collect();
-                let vecs = passages.embed_passages(&refs)?;
-                for (j, vec) in vecs.into_iter().enumerate() {
-                    items.push((ChunkId((n * step + j) as u64), vec));
-                }
-                if progress {
-                    eprint!(
-                        "\rembedding the corpus: {}/{}",
-                        items.len().min(texts.len()),
-                        texts.len()
-                    );
-                }
+    }
+    if cached_s.is_none() {
+        let step = 256;
+        for (n, part) in texts.chunks(step).enumerate() {
+            let refs: Vec<&str> = part.iter().map(String::as_str).collect();
+            let vecs = passages.embed_passages(&refs)?;
+            for (j, vec) in vecs.into_iter().enumerate() {
+                items.push((ChunkId((n * step + j) as u64), vec));
             }
             if progress {
-                eprintln!();
-            }
-            let took = t.elapsed().as_secs_f64();
-            let mut bytes = took.to_le_bytes().to_vec();
-            for (_, v) in &items {
-                for x in v {
-                    bytes.extend_from_slice(&x.to_le_bytes());
-                }
-            }
-            if let Some(dir) = cache_file.parent() {
-                let _ = std::fs::create_dir_all(dir);
-            }
-            if let Err(e) = crate::index::write_atomic(&cache_file, &bytes) {
-                tracing::warn!(error = %e, "could not cache the corpus embeddings");
+                eprint!(
+                    "\rembedding the corpus: {}/{}",
+                    items.len().min(texts.len()),
+                    texts.len()
+                );
             }
         }
-        embed_s = cached_s.unwrap_or_else(|| t.elapsed().as_secs_f64());
-        let params = HnswParams {
-            m: v.m,
-            ef_construction: v.ef_construction,
-            ef_search: v.ef_search,
-        };
-        let t = Instant::now();
-        let index = VectorIndex::build(queries.dim(), items, params)?;
-        hnsw_s = t.elapsed().as_secs_f64();
-        vector_setup = Some((queries, index));
+        if progress {
+            eprintln!();
+        }
+        let took = t.elapsed().as_secs_f64();
+        let mut bytes = took.to_le_bytes().to_vec();
+        for (_, v) in &items {
+            for x in v {
+                bytes.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        if let Some(dir) = cache_file.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = crate::index::write_atomic(&cache_file, &bytes) {
+            tracing::warn!(error = %e, "could not cache the corpus embeddings");
+        }
     }
-    let vector_s = embed_s + hnsw_s;
+    let embed_s = cached_s.unwrap_or_else(|| t.elapsed().as_secs_f64());
+    let params = HnswParams {
+        m: v.m,
+        ef_construction: v.ef_construction,
+        ef_search: v.ef_search,
+    };
+    let t = Instant::now();
+    let index = VectorIndex::build(queries.dim(), items, params)?;
+    let hnsw_s = t.elapsed().as_secs_f64();
+    Ok(Prepared {
+        reader,
+        vectors: Some((queries, index)),
+        lexical_s,
+        embed_s,
+        hnsw_s,
+    })
+}
+
+/// The two first-stage lists of a question and their fusion (`k` fused passages).
+pub struct HybridLists {
+    pub lexical: Vec<LexicalHit>,
+    pub vector: Vec<(ChunkId, f32)>,
+    pub fused: Vec<(ChunkId, f32)>,
+}
+
+impl Prepared {
+    /// Hybrid retrieval of `text` (vector `q`) as the product does it, unfiltered.
+    pub fn hybrid(&self, config: &Config, text: &str, q: &[f32], k: usize) -> Result<HybridLists> {
+        let Some((_, index)) = &self.vectors else {
+            return Err(Error::Internal("hybrid retrieval without vectors".into()));
+        };
+        let cand = config.search.fusion.candidates.max(k);
+        let lexical = self
+            .reader
+            .search(text, cand, &config.search.boost, &Vec::new())?;
+        let lex = fusion::lexical_input(&lexical, &config.search.fusion);
+        let vector = index.search(q, cand);
+        let fused = fusion::fuse(&lex, &vector, &config.search.fusion, k)?;
+        Ok(HybridLists {
+            lexical,
+            vector,
+            fused,
+        })
+    }
+
+    /// The reranking context over this data set.
+    pub fn rerank_context<'a>(&'a self, config: &'a Config) -> rerank::Context<'a> {
+        rerank::Context {
+            reader: &self.reader,
+            profiles: &config.search.boost,
+            vectors: self.vectors.as_ref().map(|(_, v)| v),
+            today: chrono::Utc::now().date_naive(),
+        }
+    }
+}
+
+/// Evaluates the given modes on a loaded data set. The corpus is indexed (and, for the vector
+/// modes, embedded) once; each question is embedded once and that time is counted in every mode
+/// that uses it. Timings are single-threaded: one question at a time, one inference thread.
+/// `Rerank` needs `reranker`.
+pub fn evaluate(
+    ds: &Dataset,
+    modes: &[EvalMode],
+    config: &Config,
+    analyzer: &Arc<Analyzer>,
+    progress: bool,
+    dump_vectors: Option<&Path>,
+    reranker: Option<&Reranker>,
+) -> Result<Vec<EvalResult>> {
+    let boosts: &BoostProfiles = &config.search.boost;
+    let wants_vectors = modes.iter().any(|m| *m != EvalMode::Bm25);
+    let prep = prepare(ds, config, analyzer, progress, wants_vectors)?;
+    let reader = &prep.reader;
+    let vector_s = prep.embed_s + prep.hnsw_s;
+    let ctx = prep.rerank_context(config);
 
     let judged: Vec<&(String, String)> = ds
         .queries
@@ -409,22 +533,22 @@ pub fn evaluate(
         .collect();
     let no_filters = Vec::new();
     let k = DEPTH + 1;
-    let cand = config.search.fusion.candidates.max(k);
     // warm-up
     for (_, text) in judged.iter().take(20) {
         reader.search(text, k, boosts, &no_filters)?;
-        if let Some((e, _)) = &vector_setup {
+        if let Some((e, _)) = &prep.vectors {
             e.embed_queries(&[text.as_str()])?;
         }
     }
     let mut accs: Vec<Acc> = modes.iter().map(|_| Acc::default()).collect();
     let mut embed_ms = Vec::new();
     let mut search_ms = Vec::new();
+    let mut rerank_ms = Vec::new();
     let mut ann_hits = 0usize;
     let mut query_vectors: Vec<f32> = Vec::new();
     let mut ann_total = 0usize;
     for (qid, text) in &judged {
-        let qvec = match &vector_setup {
+        let qvec = match &prep.vectors {
             Some((e, _)) => {
                 let t = Instant::now();
                 let v = e.embed_queries(&[text.as_str()])?.pop().unwrap_or_default();
@@ -438,8 +562,8 @@ pub fn evaluate(
         }
         let e_ms = embed_ms.last().copied().unwrap_or(0.0);
         for (m, acc) in modes.iter().zip(accs.iter_mut()) {
-            match (m, &vector_setup, &qvec) {
-                (Mode::Bm25, _, _) => {
+            match (m, &prep.vectors, &qvec) {
+                (EvalMode::Bm25, _, _) => {
                     let t = Instant::now();
                     let r: Vec<ChunkId> = reader
                         .search(text, k, boosts, &no_filters)?
@@ -448,7 +572,7 @@ pub fn evaluate(
                         .collect();
                     acc.add(ds, qid, &r, t.elapsed().as_secs_f64() * 1000.0);
                 }
-                (Mode::Vector, Some((_, index)), Some(q)) => {
+                (EvalMode::Vector, Some((_, index)), Some(q)) => {
                     let t = Instant::now();
                     let hits = index.search(q, k);
                     let ms = t.elapsed().as_secs_f64() * 1000.0;
@@ -463,22 +587,48 @@ pub fn evaluate(
                     let r: Vec<ChunkId> = hits.into_iter().map(|h| h.0).collect();
                     acc.add(ds, qid, &r, ms + e_ms);
                 }
-                (Mode::Hybrid, Some((_, index)), Some(q)) => {
+                (EvalMode::Hybrid, Some(_), Some(q)) => {
                     let t = Instant::now();
-                    let lex = fusion::lexical_input(
-                        &reader.search(text, cand, boosts, &no_filters)?,
-                        &config.search.fusion,
+                    let lists = prep.hybrid(config, text, q, k)?;
+                    let r: Vec<ChunkId> = lists.fused.into_iter().map(|h| h.0).collect();
+                    acc.add(ds, qid, &r, t.elapsed().as_secs_f64() * 1000.0 + e_ms);
+                }
+                (EvalMode::Rerank, Some(_), Some(q)) => {
+                    let Some(rr) = reranker else {
+                        return Err(Error::Internal("rerank mode without a reranker".into()));
+                    };
+                    let t = Instant::now();
+                    let lists = prep.hybrid(config, text, q, k)?;
+                    let t2 = Instant::now();
+                    let cands = rerank::candidates(
+                        &ctx,
+                        &lists.fused,
+                        &lists.lexical,
+                        &lists.vector,
+                        Some(q),
+                        rr.candidates,
+                    )?;
+                    let reranked = rr.rerank(&ctx, text, cands)?;
+                    rerank_ms.push(t2.elapsed().as_secs_f64() * 1000.0);
+                    let mut r: Vec<ChunkId> = reranked
+                        .iter()
+                        .map(|(c, _)| ChunkId(c.chunk.id.0))
+                        .collect();
+                    let head: HashSet<ChunkId> = r.iter().copied().collect();
+                    r.extend(
+                        lists
+                            .fused
+                            .iter()
+                            .map(|h| h.0)
+                            .filter(|k| !head.contains(k)),
                     );
-                    let vec = index.search(q, cand);
-                    let fused = fusion::fuse(&lex, &vec, &config.search.fusion, k)?;
-                    let r: Vec<ChunkId> = fused.into_iter().map(|h| h.0).collect();
                     acc.add(ds, qid, &r, t.elapsed().as_secs_f64() * 1000.0 + e_ms);
                 }
                 _ => return Err(Error::Internal("vector mode without vectors".into())),
             }
         }
     }
-    if let (Some(dir), Some((_, index))) = (dump_vectors, &vector_setup) {
+    if let (Some(dir), Some((_, index))) = (dump_vectors, &prep.vectors) {
         dump(
             dir,
             ds,
@@ -498,18 +648,18 @@ pub fn evaluate(
         .map(|(m, acc)| {
             let mut lat = acc.latencies.clone();
             lat.sort_by(f64::total_cmp);
-            let vector = *m != Mode::Bm25;
+            let vector = *m != EvalMode::Bm25;
             EvalResult {
                 dataset: ds.name.clone(),
-                mode: mode_name(*m).into(),
+                mode: m.name().into(),
                 queries: judged.len(),
                 ndcg10: acc.ndcg / n,
                 recall100: acc.recall / n,
                 mrr10: acc.mrr / n,
                 index_s: match m {
-                    Mode::Bm25 => lexical_s,
-                    Mode::Vector => vector_s,
-                    Mode::Hybrid => lexical_s + vector_s,
+                    EvalMode::Bm25 => prep.lexical_s,
+                    EvalMode::Vector => vector_s,
+                    EvalMode::Hybrid | EvalMode::Rerank => prep.lexical_s + vector_s,
                 },
                 p50_ms: quantile(&lat, 0.5),
                 p99_ms: quantile(&lat, 0.99),
@@ -518,12 +668,14 @@ pub fn evaluate(
                 } else {
                     0.0
                 },
-                embed_s: vector.then_some(embed_s),
+                embed_s: vector.then_some(prep.embed_s),
                 embed_p50_ms: if vector { embed_p50 } else { None },
-                search_p50_ms: (*m == Mode::Vector && !search_ms.is_empty())
+                search_p50_ms: (*m == EvalMode::Vector && !search_ms.is_empty())
                     .then(|| median(search_ms.clone())),
-                ann_recall10: (*m == Mode::Vector && ann_total > 0)
+                ann_recall10: (*m == EvalMode::Vector && ann_total > 0)
                     .then(|| ann_hits as f64 / ann_total as f64),
+                rerank_p50_ms: (*m == EvalMode::Rerank && !rerank_ms.is_empty())
+                    .then(|| median(rerank_ms.clone())),
             }
         })
         .collect())
@@ -601,4 +753,229 @@ mod tests {
         assert_eq!(quantile(&v, 0.99), 99.0);
         assert_eq!(quantile(&[], 0.5), 0.0);
     }
+}
+
+/// Answer quality on a data set (and, with negatives, abstention).
+#[derive(Debug, Clone, Serialize)]
+pub struct AnswerEval {
+    pub dataset: String,
+    pub questions: usize,
+    /// Share of answered questions.
+    pub answered: f64,
+    /// Share of answers (abstention aside) whose citations include a gold passage.
+    pub cited_gold: f64,
+    /// Mean ROUGE-L of the answer against the reference answer, and of the top passage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rouge_l: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rouge_l_top_passage: Option<f64>,
+    /// Share of answers containing the gold answer span, and of top passages containing it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span_contained: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span_top_passage: Option<f64>,
+    /// With negatives: the data set the unanswerable questions come from, and the precision and
+    /// recall of abstaining on them at the calibration's threshold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub negatives: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abstention_precision: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abstention_recall: Option<f64>,
+    /// Median time to answer one question (retrieval, reranking, composing).
+    pub p50_ms: f64,
+}
+
+/// Answers every judged question of `ds` (retrieval, reranking, the extractive composer) and,
+/// with `negatives`, that set's questions against `ds`'s corpus (unanswerable). Returns the
+/// figures and, per question, its confidence signals and whether it was answerable.
+pub fn evaluate_answers(
+    ds: &Dataset,
+    negatives: Option<&Dataset>,
+    config: &Config,
+    analyzer: &Arc<Analyzer>,
+    reranker: &Reranker,
+    calibration: &crate::answer::Calibration,
+    progress: bool,
+) -> Result<(AnswerEval, Vec<(Vec<f32>, bool)>)> {
+    use crate::answer::{metrics, Composer, Evidence, ExtractOptions};
+    let prep = prepare(ds, config, analyzer, progress, true)?;
+    let Some((embedder, _)) = &prep.vectors else {
+        return Err(Error::Internal("no vectors prepared".into()));
+    };
+    let ctx = prep.rerank_context(config);
+    // quality is measured on every answer; abstention from the confidence afterwards
+    let never = crate::answer::Calibration {
+        threshold: f32::NEG_INFINITY,
+        ..calibration.clone()
+    };
+    // sentence vectors, embedded once per passage as the indexer would (not timed: the
+    // product computes them when indexing)
+    let mut memo: HashMap<ChunkId, crate::index::sentences::PassageSentences> = HashMap::new();
+    let mut questions: Vec<(&str, &str, bool)> = ds
+        .queries
+        .iter()
+        .filter(|(id, _)| ds.qrels.contains_key(id))
+        .map(|(id, t)| (id.as_str(), t.as_str(), true))
+        .collect();
+    if let Some(neg) = negatives {
+        questions.extend(
+            neg.queries
+                .iter()
+                .filter(|(id, _)| neg.qrels.contains_key(id))
+                .map(|(id, t)| (id.as_str(), t.as_str(), false)),
+        );
+    }
+    let mut signals = Vec::new();
+    let mut confidences = Vec::new();
+    let (mut answered, mut cited, mut own) = (0usize, 0usize, 0usize);
+    let (mut rouge, mut rouge_top, mut n_ref) = (0.0, 0.0, 0usize);
+    let (mut span, mut span_top, mut n_span) = (0usize, 0usize, 0usize);
+    let mut times = Vec::new();
+    for (i, (qid, text, answerable)) in questions.iter().enumerate() {
+        let t = Instant::now();
+        let q = embedder.embed_queries(&[*text])?.pop().unwrap_or_default();
+        let lists = prep.hybrid(config, text, &q, reranker.candidates.max(5))?;
+        let cands = rerank::candidates(
+            &ctx,
+            &lists.fused,
+            &lists.lexical,
+            &lists.vector,
+            Some(&q),
+            reranker.candidates,
+        )?;
+        let top: Vec<_> = reranker
+            .rerank(&ctx, text, cands)?
+            .into_iter()
+            .filter(|(c, _)| {
+                ds.corpus
+                    .get(c.chunk.id.0 as usize)
+                    .is_none_or(|x| x.0 != *qid)
+            })
+            .take(5)
+            .collect();
+        let addrs: Vec<_> = top.iter().map(|(c, _)| c.addr).collect();
+        let cov = prep
+            .reader
+            .field_scores(text, &config.search.boost, &addrs)?;
+        let evidence: Vec<Evidence> = top
+            .into_iter()
+            .zip(&cov)
+            .map(|((c, s), f)| Evidence {
+                chunk: c.chunk,
+                cosine: c.cosine,
+                coverage: f.iter().sum(),
+                score: s,
+            })
+            .collect();
+        let mut elapsed = t.elapsed();
+        for e in &evidence {
+            if memo.contains_key(&e.chunk.id) {
+                continue;
+            }
+            let ranges = crate::answer::extract::quotable_ranges(&e.chunk.text);
+            let texts: Vec<&str> = ranges.iter().map(|(a, b)| &e.chunk.text[*a..*b]).collect();
+            let vecs = embedder.embed_passages(&texts)?;
+            memo.insert(e.chunk.id, ranges.into_iter().zip(vecs).collect());
+        }
+        let sv = crate::index::sentences::SentenceVectors::build(
+            embedder.dim(),
+            evidence
+                .iter()
+                .map(|e| {
+                    (
+                        e.chunk.id,
+                        memo.get(&e.chunk.id).cloned().unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        )?;
+        let t = Instant::now();
+        let composer = Composer {
+            analyzer,
+            embedder: Some(embedder as &dyn crate::embed::Embedder),
+            sentence_vectors: Some(&sv),
+            calibration: &never,
+            options: ExtractOptions::default(),
+        };
+        let composed = composer.compose(text, Some(&q), &evidence)?;
+        elapsed += t.elapsed();
+        times.push(elapsed.as_secs_f64() * 1000.0);
+        let confidence = calibration.confidence(&composed.signals);
+        signals.push((composed.signals.clone(), *answerable));
+        confidences.push((confidence, *answerable));
+        if progress && (i + 1) % 100 == 0 {
+            eprint!("\r{}: {}/{} questions", ds.name, i + 1, questions.len());
+        }
+        if !answerable {
+            continue;
+        }
+        own += 1;
+        if confidence >= calibration.threshold && !composed.abstained {
+            answered += 1;
+        }
+        let gold = &ds.qrels[*qid];
+        let corpus_id = |p: &crate::answer::CitedPassage| -> String {
+            p.chunk_id
+                .parse::<crate::chunk::ChunkId>()
+                .ok()
+                .and_then(|k| ds.corpus.get(k.0 as usize))
+                .map(|x| x.0.clone())
+                .unwrap_or_default()
+        };
+        if composed
+            .passages
+            .iter()
+            .any(|p| gold.contains(&corpus_id(p)))
+        {
+            cited += 1;
+        }
+        let plain: String = composed
+            .sentences
+            .iter()
+            .map(|s| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let top_text = evidence.first().map_or("", |e| e.chunk.text.as_str());
+        if let Some(reference) = ds.answers.get(*qid) {
+            // long reference answers are scored with ROUGE-L, short ones as spans
+            if reference.chars().count() > 40 {
+                n_ref += 1;
+                rouge += metrics::rouge_l(&plain, reference);
+                rouge_top += metrics::rouge_l(top_text, reference);
+            } else {
+                n_span += 1;
+                span += usize::from(metrics::contains_span(&plain, reference));
+                span_top += usize::from(metrics::contains_span(top_text, reference));
+            }
+        }
+    }
+    if progress {
+        eprintln!("\r{}: {} questions", ds.name, questions.len());
+    }
+    let own_f = own.max(1) as f64;
+    let (ap, ar) = if negatives.is_some() {
+        let (p, r) = crate::answer::confidence::abstention(&confidences, calibration.threshold);
+        (Some(p), Some(r))
+    } else {
+        (None, None)
+    };
+    times.sort_by(f64::total_cmp);
+    Ok((
+        AnswerEval {
+            dataset: ds.name.clone(),
+            questions: own,
+            answered: answered as f64 / own_f,
+            cited_gold: cited as f64 / own_f,
+            rouge_l: (n_ref > 0).then(|| rouge / n_ref as f64),
+            rouge_l_top_passage: (n_ref > 0).then(|| rouge_top / n_ref as f64),
+            span_contained: (n_span > 0).then(|| span as f64 / n_span as f64),
+            span_top_passage: (n_span > 0).then(|| span_top as f64 / n_span as f64),
+            negatives: negatives.map(|n| n.name.clone()),
+            abstention_precision: ap,
+            abstention_recall: ar,
+            p50_ms: quantile(&times, 0.5),
+        },
+        signals,
+    ))
 }

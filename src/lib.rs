@@ -7,6 +7,7 @@
 //! generation → ranked passages with snippets. See ARCHITECTURE.md for the map and invariants.
 
 pub mod analyze;
+pub mod answer;
 pub mod chunk;
 pub mod config;
 pub mod embed;
@@ -52,6 +53,48 @@ pub struct Engine {
     config: Config,
     generation: Generation,
     embedder: Option<Arc<dyn embed::Embedder>>,
+    reranker: Option<Arc<rerank::Reranker>>,
+    calibration: Arc<answer::Calibration>,
+}
+
+/// A question to answer.
+#[derive(Debug, Clone)]
+pub struct AnswerRequest {
+    pub question: String,
+    pub filters: Filters,
+    /// What the caller may read (and so what may be cited).
+    pub scope: retrieve::Scope,
+    /// Passages retrieved as evidence.
+    pub passages: usize,
+}
+
+/// Milliseconds spent in each stage of answering.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Timings {
+    /// Embedding the question (part of `retrieve_ms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_ms: Option<f64>,
+    /// Reranking the candidates (part of `retrieve_ms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerank_ms: Option<f64>,
+    /// Retrieval as a whole.
+    pub retrieve_ms: f64,
+    /// Choosing and citing sentences, and the confidence.
+    pub compose_ms: f64,
+    pub total_ms: f64,
+}
+
+/// An answer as returned to callers.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Answer {
+    pub question: String,
+    #[serde(flatten)]
+    pub composed: answer::Composed,
+    /// The retrieval mode used (bm25 when the embedding model is unavailable).
+    pub mode: Mode,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    pub timings: Timings,
 }
 
 impl Engine {
@@ -91,10 +134,20 @@ impl Engine {
             }
             _ => None,
         };
+        let reranker = match previous {
+            Some(p) if p.config.rerank == config.rerank => p.reranker.clone(),
+            _ => rerank::Reranker::from_config(&config)?.map(Arc::new),
+        };
+        let calibration = match previous {
+            Some(p) => p.calibration.clone(),
+            None => Arc::new(answer::Calibration::builtin()?),
+        };
         Ok(Engine {
             config,
             generation,
             embedder,
+            reranker,
+            calibration,
         })
     }
 
@@ -105,7 +158,7 @@ impl Engine {
         };
         let opts = embed::E5Options {
             threads: config.vector.query_threads,
-            batch_size: 1,
+            batch_size: config.vector.batch_size,
             batch_tokens: config.vector.batch_tokens,
             max_tokens: 512,
             sessions: config.vector.query_sessions.max(1),
@@ -143,8 +196,70 @@ impl Engine {
         retrieve::search(
             &self.generation,
             self.embedder.as_deref(),
+            self.reranker.as_deref(),
             req,
             &self.config,
         )
+    }
+
+    /// Answers a question from the live generation: hybrid retrieval, reranking, and the
+    /// extractive composer with citations, or an abstention.
+    pub fn answer(&self, req: &AnswerRequest) -> Result<Answer> {
+        let started = std::time::Instant::now();
+        let sreq = SearchRequest {
+            query: req.question.clone(),
+            top_k: req.passages.clamp(1, self.config.search.max_top_k),
+            mode: Mode::Hybrid,
+            filters: req.filters.clone(),
+            scope: req.scope,
+            fusion: None,
+            rerank: true,
+        };
+        let ranked = retrieve::rank(
+            &self.generation,
+            self.embedder.as_deref(),
+            self.reranker.as_deref(),
+            &sreq,
+            &self.config,
+        )?;
+        let lexical = &self.generation.lexical;
+        let addrs: Vec<_> = ranked.items.iter().map(|r| r.addr).collect();
+        let coverage = lexical.field_scores(&req.question, &self.config.search.boost, &addrs)?;
+        let evidence: Vec<answer::Evidence> = ranked
+            .items
+            .iter()
+            .zip(&coverage)
+            .map(|(r, f)| answer::Evidence {
+                chunk: r.chunk.clone(),
+                cosine: r.cosine,
+                coverage: f.iter().sum(),
+                score: r.score,
+            })
+            .collect();
+        let retrieve_ms = started.elapsed().as_secs_f64() * 1e3;
+        let t = std::time::Instant::now();
+        let composer = answer::Composer {
+            analyzer: lexical.analyzer(),
+            embedder: self.embedder.as_deref(),
+            sentence_vectors: self.generation.sentences.as_ref(),
+            calibration: &self.calibration,
+            options: answer::ExtractOptions::default(),
+        };
+        let composed =
+            composer.compose(&req.question, ranked.query_vector.as_deref(), &evidence)?;
+        let compose_ms = t.elapsed().as_secs_f64() * 1e3;
+        Ok(Answer {
+            question: req.question.clone(),
+            composed,
+            mode: ranked.mode,
+            warnings: ranked.warnings,
+            timings: Timings {
+                embed_ms: ranked.embed_ms,
+                rerank_ms: ranked.rerank_ms,
+                retrieve_ms,
+                compose_ms,
+                total_ms: started.elapsed().as_secs_f64() * 1e3,
+            },
+        })
     }
 }

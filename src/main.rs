@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use kefu::analyze::Analyzer;
-use kefu::eval::{self, Dataset};
+use kefu::eval::{self, Dataset, EvalMode};
 use kefu::{Config, Engine, Error, Filters, IndexOptions, IndexReport, Mode, SearchRequest};
 
 /// kefu (客服): knowledge-base search for customer service, in Chinese and English.
@@ -50,7 +50,25 @@ enum Command {
         /// Show only what a support bot may see (public passages).
         #[arg(long)]
         public: bool,
+        /// Keep the hybrid order (no second-stage reranking).
+        #[arg(long)]
+        no_rerank: bool,
         /// Print results as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Answer a question from the knowledge base, citing the sources of every sentence (or say
+    /// why not).
+    Ask {
+        /// The question.
+        question: String,
+        /// Filter: key=value (type, product, lang, audience, tag, category, doc_id); repeatable.
+        #[arg(long = "filter", value_name = "KEY=VALUE")]
+        filters: Vec<String>,
+        /// Answer only from what a support bot may see (public passages).
+        #[arg(long)]
+        public: bool,
+        /// Print the answer as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -65,14 +83,28 @@ enum Command {
         #[command(subcommand)]
         action: ModelsAction,
     },
+    /// Calibrate answer confidence.
+    Answer {
+        #[command(subcommand)]
+        action: AnswerAction,
+    },
+    /// Train the second-stage ranker.
+    Rerank {
+        #[command(subcommand)]
+        action: RerankAction,
+    },
     /// Measure retrieval quality and speed on a BEIR-layout data set.
     Eval {
         /// Folder with corpus.jsonl, queries.jsonl and qrels.tsv.
         #[arg(long, value_name = "DIR")]
         dataset: PathBuf,
-        /// bm25, vector, hybrid or all.
+        /// bm25, vector, hybrid, rerank or all (retrieval); answer (answer quality).
         #[arg(long, default_value = "bm25")]
         mode: String,
+        /// Answer mode: ask this data set's questions too, against --dataset's corpus, as
+        /// unanswerable ones (measures abstention).
+        #[arg(long, value_name = "DIR")]
+        negatives: Option<PathBuf>,
         /// Print one JSON object per mode.
         #[arg(long)]
         json: bool,
@@ -80,6 +112,58 @@ enum Command {
         /// benches/peer_ann.py.
         #[arg(long, value_name = "DIR")]
         dump_vectors: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AnswerAction {
+    /// Fit the answer confidence on pairs of data sets (each set's own questions are
+    /// answerable, the other set's are not) and choose the abstention threshold.
+    Calibrate {
+        /// Folder holding the data sets.
+        #[arg(long, value_name = "DIR", default_value = "../shared/eval")]
+        eval_dir: PathBuf,
+        /// Pairs SET:NEGATIVES (comma-separated).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "emanual-en:faq-en,faq-en:emanual-en,cmrc-zh:afqmc-zh,xquad-zh2en:cmrc-zh"
+        )]
+        pairs: Vec<String>,
+        /// Least abstention precision the threshold must give.
+        #[arg(long, default_value_t = 0.9)]
+        min_precision: f64,
+        /// Where to write the calibration.
+        #[arg(long, value_name = "FILE", default_value = "data/confidence.json")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum RerankAction {
+    /// Train the reranking model on evaluation sets and report nDCG@10 per set: the hybrid
+    /// first stage, the model trained on every set, and trained with that set left out.
+    Train {
+        /// Folder holding the data sets (one BEIR-layout folder each).
+        #[arg(long, value_name = "DIR", default_value = "../shared/eval")]
+        eval_dir: PathBuf,
+        /// Data sets to train on (default: every folder of --eval-dir).
+        #[arg(long, value_delimiter = ',')]
+        sets: Vec<String>,
+        /// Where to write the model trained on every set.
+        #[arg(long, value_name = "FILE", default_value = "data/rerank.json")]
+        out: PathBuf,
+        /// Candidates per question (default: rerank.candidates).
+        #[arg(long)]
+        candidates: Option<usize>,
+        /// L2 penalties to try (comma-separated); the one with the best mean left-out nDCG@10
+        /// is used for the written model.
+        #[arg(long, value_delimiter = ',', default_value = "0.001,0.01,0.1,1")]
+        l2: Vec<f64>,
+        /// Keep each set's candidates and features in this folder and reuse them when their
+        /// feature names match (for trying penalties without retrieving again).
+        #[arg(long, value_name = "DIR")]
+        features_cache: Option<PathBuf>,
     },
 }
 
@@ -165,6 +249,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             top_k,
             filters,
             public,
+            no_rerank,
             json,
         } => {
             let mode = Mode::parse(&mode).ok_or_else(|| {
@@ -184,6 +269,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     kefu::retrieve::Scope::All
                 },
                 fusion: None,
+                rerank: !no_rerank,
             };
             let started = std::time::Instant::now();
             let outcome = engine.search(&req)?;
@@ -215,19 +301,167 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("runtime:   {}", files.runtime.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Ask {
+            question,
+            filters,
+            public,
+            json,
+        } => {
+            let filters = Filters::parse(&filters)?;
+            let analyzer = kefu::analyzer(&config)?;
+            let engine = open_or_build(config, analyzer)?;
+            let answer = engine.answer(&kefu::AnswerRequest {
+                question,
+                filters,
+                scope: if public {
+                    kefu::retrieve::Scope::Public
+                } else {
+                    kefu::retrieve::Scope::All
+                },
+                passages: 5,
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&answer)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            for w in &answer.warnings {
+                eprintln!("warning: {w}");
+            }
+            let c = &answer.composed;
+            println!("{}", c.text);
+            for note in &c.notes {
+                println!("({note})");
+            }
+            if c.abstained {
+                if let Some(r) = c.reason {
+                    println!(
+                        "\nabstained: {} (confidence {:.2})",
+                        serde_json::to_value(r)?.as_str().unwrap_or(""),
+                        c.confidence
+                    );
+                }
+            } else {
+                println!();
+                for s in &c.sentences {
+                    for cit in &s.citations {
+                        let heading = if cit.heading_path.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" › {}", cit.heading_path.join(" › "))
+                        };
+                        println!(
+                            "[{}] {}{} — {} bytes {}–{}",
+                            cit.n, cit.title, heading, cit.source, cit.span.0, cit.span.1
+                        );
+                    }
+                }
+                println!("confidence {:.2}", c.confidence);
+            }
+            let t = &answer.timings;
+            println!(
+                "{:.1} ms (retrieve {:.1}, compose {:.1})",
+                t.total_ms, t.retrieve_ms, t.compose_ms
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rerank {
+            action:
+                RerankAction::Train {
+                    eval_dir,
+                    sets,
+                    out,
+                    candidates,
+                    l2,
+                    features_cache,
+                },
+        } => {
+            train_reranker(
+                &config,
+                &eval_dir,
+                &sets,
+                &out,
+                candidates,
+                &l2,
+                features_cache.as_deref(),
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Answer {
+            action:
+                AnswerAction::Calibrate {
+                    eval_dir,
+                    pairs,
+                    min_precision,
+                    out,
+                },
+        } => {
+            calibrate_answers(&config, &eval_dir, &pairs, min_precision, &out)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Eval {
             dataset,
             mode,
             json,
             dump_vectors,
+            negatives,
+        } if mode == "answer" => {
+            let _ = dump_vectors;
+            let analyzer = kefu::analyzer(&config)?;
+            let ds = Dataset::load(&dataset)
+                .with_context(|| format!("loading {}", dataset.display()))?;
+            let neg = match &negatives {
+                Some(d) => {
+                    Some(Dataset::load(d).with_context(|| format!("loading {}", d.display()))?)
+                }
+                None => None,
+            };
+            let reranker = kefu::rerank::Reranker::from_config(&config)?.map_or_else(
+                || kefu::rerank::Reranker::builtin(config.rerank.candidates),
+                Ok,
+            )?;
+            let calibration = kefu::answer::Calibration::builtin()?;
+            let (r, _) = eval::evaluate_answers(
+                &ds,
+                neg.as_ref(),
+                &config,
+                &analyzer,
+                &reranker,
+                &calibration,
+                !json,
+            )?;
+            if json {
+                println!("{}", serde_json::to_string(&r)?);
+            } else {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Eval {
+            dataset,
+            mode,
+            json,
+            dump_vectors,
+            negatives: _,
         } => {
-            let modes: Vec<Mode> = match mode.as_str() {
-                "all" => vec![Mode::Bm25, Mode::Vector, Mode::Hybrid],
-                m => vec![Mode::parse(m).ok_or_else(|| {
+            let modes: Vec<EvalMode> = match mode.as_str() {
+                "all" => EvalMode::ALL.to_vec(),
+                m => vec![EvalMode::parse(m).ok_or_else(|| {
                     Error::InvalidRequest(format!(
-                        "unknown mode `{m}` (bm25, vector, hybrid or all)"
+                        "unknown mode `{m}` (bm25, vector, hybrid, rerank or all)"
                     ))
                 })?],
+            };
+            let reranker = if modes.contains(&EvalMode::Rerank) {
+                let r = kefu::rerank::Reranker::from_config(&config)?;
+                if r.is_none() {
+                    return Err(Error::InvalidRequest(
+                        "rerank mode needs reranking on (rerank.enabled = true)".into(),
+                    )
+                    .into());
+                }
+                r
+            } else {
+                None
             };
             let analyzer = kefu::analyzer(&config)?;
             let ds = Dataset::load(&dataset)
@@ -254,6 +488,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &analyzer,
                 !json,
                 dump_vectors.as_deref(),
+                reranker.as_ref(),
             )? {
                 if json {
                     println!("{}", serde_json::to_string(&r)?);
@@ -267,6 +502,224 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `kefu answer calibrate`: confidence signals of every pair's answerable and unanswerable
+/// questions, a logistic fit over all of them, and the threshold for `min_precision`.
+fn calibrate_answers(
+    config: &Config,
+    eval_dir: &std::path::Path,
+    pairs: &[String],
+    min_precision: f64,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    use kefu::answer::{confidence, Calibration};
+    let analyzer = kefu::analyzer(config)?;
+    let reranker = kefu::rerank::Reranker::builtin(config.rerank.candidates)?;
+    let current = Calibration::builtin()?;
+    let mut per_pair = Vec::new();
+    for pair in pairs {
+        let (a, b) = pair
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("pair `{pair}` is not SET:NEGATIVES"))?;
+        let load = |name: &str| {
+            let dir = eval_dir.join(name);
+            Dataset::load(&dir).with_context(|| format!("loading {}", dir.display()))
+        };
+        let (ds, neg) = (load(a)?, load(b)?);
+        let (figures, signals) = eval::evaluate_answers(
+            &ds,
+            Some(&neg),
+            config,
+            &analyzer,
+            &reranker,
+            &current,
+            true,
+        )?;
+        println!("{}", serde_json::to_string(&figures)?);
+        per_pair.push((pair.clone(), signals));
+    }
+    let (xs, ys): (Vec<Vec<f32>>, Vec<bool>) =
+        per_pair.iter().flat_map(|(_, s)| s.iter().cloned()).unzip();
+    let mut cal = Calibration::fit(&xs, &ys)?;
+    let scored: Vec<(f32, bool)> = xs
+        .iter()
+        .zip(&ys)
+        .map(|(x, y)| (cal.confidence(x), *y))
+        .collect();
+    cal.threshold = confidence::choose_threshold(&scored, min_precision);
+    let (p, r) = confidence::abstention(&scored, cal.threshold);
+    println!(
+        "threshold {:.3}: abstention precision {p:.3}, recall {r:.3} (all pairs)",
+        cal.threshold
+    );
+    for (pair, s) in &per_pair {
+        let scored: Vec<(f32, bool)> = s.iter().map(|(x, y)| (cal.confidence(x), *y)).collect();
+        let (p, r) = confidence::abstention(&scored, cal.threshold);
+        let answered = scored
+            .iter()
+            .filter(|(c, y)| *y && *c >= cal.threshold)
+            .count() as f64
+            / scored.iter().filter(|(_, y)| *y).count().max(1) as f64;
+        println!("  {pair:<28} precision {p:.3} recall {r:.3}; answerable answered {answered:.3}");
+    }
+    std::fs::write(out, serde_json::to_string_pretty(&cal)? + "\n")
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!("calibration written to {}", out.display());
+    Ok(())
+}
+
+/// `kefu rerank train`: features of every set's hybrid candidates, a model trained on all of
+/// them (written to `out`), and the leave-one-set-out table.
+fn train_reranker(
+    config: &Config,
+    eval_dir: &std::path::Path,
+    sets: &[String],
+    out: &std::path::Path,
+    candidates: Option<usize>,
+    l2: &[f64],
+    cache: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use kefu::rerank::train;
+    let names: Vec<String> = if sets.is_empty() {
+        let mut v: Vec<String> = std::fs::read_dir(eval_dir)
+            .with_context(|| format!("reading {}", eval_dir.display()))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("qrels.tsv").exists())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        v.sort();
+        v
+    } else {
+        sets.to_vec()
+    };
+    if names.len() < 2 {
+        anyhow::bail!(
+            "training needs at least two data sets (found {} in {})",
+            names.len(),
+            eval_dir.display()
+        );
+    }
+    let analyzer = kefu::analyzer(config)?;
+    let n = candidates.unwrap_or(config.rerank.candidates).max(1);
+    let mut data = Vec::new();
+    for name in &names {
+        let cached = cache.map(|c| c.join(format!("{name}-{n}.json")));
+        if let Some(set) = cached
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| serde_json::from_slice::<train::SetData>(&b).ok())
+            .filter(|s| {
+                s.features
+                    .iter()
+                    .map(String::as_str)
+                    .eq(kefu::rerank::features::NAMES)
+            })
+        {
+            data.push(set);
+            continue;
+        }
+        let dir = eval_dir.join(name);
+        let ds = Dataset::load(&dir).with_context(|| format!("loading {}", dir.display()))?;
+        let set = train::collect(&ds, config, &analyzer, n, true)?;
+        if let Some(p) = &cached {
+            if let Some(d) = p.parent() {
+                std::fs::create_dir_all(d)?;
+            }
+            std::fs::write(p, serde_json::to_vec(&set)?)?;
+        }
+        data.push(set);
+    }
+    let all: Vec<&train::SetData> = data.iter().collect();
+    // per penalty: 4-fold cross-validated nDCG@10 of every set (new questions of known sets)
+    // and the left-out nDCG@10 (a set never seen); the penalty is chosen by the former
+    let mut best: Option<(f64, f64)> = None;
+    let mut rows = Vec::new();
+    for &penalty in l2 {
+        let opts = kefu::rerank::linear::TrainOptions {
+            l2: penalty,
+            ..Default::default()
+        };
+        let (cv, left_out) = rayon::join(
+            || train::cross_validate(&all, 4, opts),
+            || -> kefu::Result<Vec<f64>> {
+                use rayon::prelude::*;
+                (0..data.len())
+                    .into_par_iter()
+                    .map(|i| {
+                        let others: Vec<&train::SetData> = data
+                            .iter()
+                            .enumerate()
+                            .filter(|(j, _)| *j != i)
+                            .map(|(_, s)| s)
+                            .collect();
+                        Ok(train::ndcg(&data[i], Some(&train::train(&others, opts)?)))
+                    })
+                    .collect()
+            },
+        );
+        let (cv, left_out) = (cv?, left_out?);
+        let mean = cv.iter().sum::<f64>() / cv.len() as f64;
+        let fmt = |v: &[f64]| {
+            v.iter()
+                .map(|v| format!("{v:.4}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        println!(
+            "l2 {penalty:<8} cross-validated: {} (mean {mean:.4}); left out: {}",
+            fmt(&cv),
+            fmt(&left_out)
+        );
+        if best.is_none_or(|b| mean > b.1) {
+            best = Some((penalty, mean));
+        }
+        rows.push((penalty, cv, left_out));
+    }
+    let Some((penalty, _)) = best else {
+        anyhow::bail!("no L2 penalty given");
+    };
+    let Some((_, cv, left_out)) = rows.into_iter().find(|r| r.0 == penalty) else {
+        anyhow::bail!("the chosen penalty has no figures");
+    };
+    let opts = kefu::rerank::linear::TrainOptions {
+        l2: penalty,
+        ..Default::default()
+    };
+    let model = train::train(&all, opts)?;
+    println!("chosen l2 {penalty} (best mean cross-validated nDCG@10)");
+    println!(
+        "{:<18} {:>7} {:>8} {:>14} {:>9} {:>9}",
+        "dataset", "queries", "hybrid", "cross-valid.", "left-out", "trained"
+    );
+    for ((set, cv), lo) in data.iter().zip(&cv).zip(&left_out) {
+        println!(
+            "{:<18} {:>7} {:>8.4} {:>14.4} {:>9.4} {:>9.4}",
+            set.name,
+            set.queries.len(),
+            train::ndcg(set, None),
+            cv,
+            lo,
+            train::ndcg(set, Some(&model)),
+        );
+    }
+    let mut weights: Vec<(&String, f32)> = model
+        .features
+        .iter()
+        .zip(model.weights.iter().copied())
+        .collect();
+    weights.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+    println!("weights (standardised features, largest first):");
+    for (f, w) in weights {
+        println!("  {f:<18} {w:+.4}");
+    }
+    let json = serde_json::to_string_pretty(&model)?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(out, json + "\n").with_context(|| format!("writing {}", out.display()))?;
+    println!("model written to {}", out.display());
+    Ok(())
 }
 
 /// Opens the live generation, building it from the corpus first when there is none.

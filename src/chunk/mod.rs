@@ -36,6 +36,36 @@ pub struct Chunk {
     pub tokens: usize,
     /// The document's metadata (shared by all its passages).
     pub meta: Arc<DocMeta>,
+    /// Where each sentence of `text` comes from in the source file, in order (for citing a
+    /// sentence by its own byte span). Empty for passages built without a source (evaluation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pieces: Vec<SourcePiece>,
+}
+
+/// A range of a passage's text and the source bytes it was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourcePiece {
+    /// Byte range in the passage text.
+    pub text: (usize, usize),
+    /// Byte range in the source file.
+    pub source: (usize, usize),
+}
+
+impl Chunk {
+    /// The source bytes of the text range `start..end` of the passage: the smallest range
+    /// covering every piece it touches (the whole passage's span without pieces).
+    pub fn source_span(&self, start: usize, end: usize) -> (usize, usize) {
+        let mut out: Option<(usize, usize)> = None;
+        for p in &self.pieces {
+            if p.text.0 < end && start < p.text.1 {
+                out = Some(match out {
+                    None => p.source,
+                    Some((a, b)) => (a.min(p.source.0), b.max(p.source.1)),
+                });
+            }
+        }
+        out.unwrap_or(self.span)
+    }
 }
 
 /// A passage id: 64 bits of a BLAKE3 hash, shown as 16 hex digits.
@@ -294,6 +324,7 @@ fn pack(
 fn emit(doc: &Document, units: &[Unit], out: &mut Vec<Chunk>, seen: &mut HashMap<ChunkId, u32>) {
     let mut text = String::new();
     let mut span: Option<(usize, usize)> = None;
+    let mut pieces = Vec::new();
     let mut tokens = 0;
     let mut i = 0;
     while i < units.len() {
@@ -307,13 +338,28 @@ fn emit(doc: &Document, units: &[Unit], out: &mut Vec<Chunk>, seen: &mut HashMap
         let piece = block.text[s..e].trim();
         if !piece.is_empty() {
             let lead = block.text[s..e].len() - block.text[s..e].trim_start().len();
-            let (ss, se) = block.map.to_source(s + lead, s + lead + piece.len());
+            let (from, to) = (s + lead, s + lead + piece.len());
+            let (ss, se) = block.map.to_source(from, to);
             span = Some(match span {
                 None => (ss, se),
                 Some((a, b)) => (a.min(ss), b.max(se)),
             });
             if !text.is_empty() {
                 text.push('\n');
+            }
+            let base = text.len();
+            // each sentence's own place in the source
+            for u in &units[i..=j] {
+                let (a, b) = (u.range.start.max(from), u.range.end.min(to));
+                let sentence = block.text.get(a..b).unwrap_or("");
+                let a = a + (sentence.len() - sentence.trim_start().len());
+                let b = b - (sentence.len() - sentence.trim_end().len());
+                if a < b {
+                    pieces.push(SourcePiece {
+                        text: (base + a - from, base + b - from),
+                        source: block.map.to_source(a, b),
+                    });
+                }
             }
             text.push_str(piece);
         }
@@ -340,6 +386,7 @@ fn emit(doc: &Document, units: &[Unit], out: &mut Vec<Chunk>, seen: &mut HashMap
         span: span.unwrap_or((0, 0)),
         tokens,
         meta: doc.meta.clone(),
+        pieces,
     });
 }
 
@@ -419,6 +466,17 @@ mod tests {
         );
         // spans point at the source
         assert_eq!(&src[last.span.0..last.span.1], "Short section.");
+        // and so does every sentence: plain text is read verbatim
+        for c in &chunks {
+            assert!(!c.pieces.is_empty());
+            for p in &c.pieces {
+                assert_eq!(&c.text[p.text.0..p.text.1], &src[p.source.0..p.source.1]);
+            }
+        }
+        let c = &chunks[1];
+        let second = c.pieces[1];
+        assert_eq!(c.source_span(second.text.0, second.text.1), second.source);
+        assert_eq!(c.source_span(0, c.text.len()).0, c.pieces[0].source.0);
     }
 
     #[test]
@@ -483,6 +541,12 @@ mod tests {
                 }
             }
             for c in &chunks {
+                for p in &c.pieces {
+                    prop_assert!(p.text.0 < p.text.1 && p.text.1 <= c.text.len());
+                    prop_assert!(c.text.is_char_boundary(p.text.0) && c.text.is_char_boundary(p.text.1));
+                    prop_assert!(src.is_char_boundary(p.source.0) && src.is_char_boundary(p.source.1));
+                    prop_assert!(p.source.0 <= p.source.1 && p.source.1 <= src.len());
+                }
                 prop_assert!(src.is_char_boundary(c.span.0) && src.is_char_boundary(c.span.1));
                 prop_assert!(c.span.0 <= c.span.1 && c.span.1 <= src.len());
                 prop_assert!(c.tokens <= max || c.tokens == count_tokens(&c.text));

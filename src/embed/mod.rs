@@ -51,7 +51,7 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 static ORT_ENV: OnceLock<ort::environment::Environment> = OnceLock::new();
 
 /// The process's one ONNX Runtime environment, loading the library at `lib` on first use.
-fn ort_env(lib: &Path) -> Result<ort::environment::Environment> {
+pub(crate) fn ort_env(lib: &Path) -> Result<ort::environment::Environment> {
     if let Some(e) = ORT_ENV.get() {
         return Ok(e.clone());
     }

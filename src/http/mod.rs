@@ -265,6 +265,9 @@ struct SearchBody {
     filters: BTreeMap<String, OneOrMany>,
     #[serde(default)]
     fusion: Option<serde_json::Map<String, Value>>,
+    /// Rerank hybrid results (default true).
+    #[serde(default)]
+    rerank: Option<bool>,
 }
 
 impl SearchBody {
@@ -275,14 +278,7 @@ impl SearchBody {
                 ApiError::bad_request(format!("unknown mode `{m}` (bm25, vector or hybrid)"))
             })?,
         };
-        let mut pairs = Vec::new();
-        for (k, v) in self.filters {
-            match v {
-                OneOrMany::One(v) => pairs.push(format!("{k}={v}")),
-                OneOrMany::Many(vs) => pairs.extend(vs.into_iter().map(|v| format!("{k}={v}"))),
-            }
-        }
-        let filters = Filters::parse(&pairs)?;
+        let filters = Filters::parse(&filter_pairs(self.filters))?;
         let fusion = match self.fusion {
             None => None,
             Some(over) => {
@@ -306,6 +302,7 @@ impl SearchBody {
             filters,
             scope,
             fusion,
+            rerank: self.rerank.unwrap_or(true),
         };
         crate::retrieve::validate(&req, config)?;
         Ok(req)
@@ -351,6 +348,75 @@ async fn search(
         warnings: &outcome.warnings,
         hits: &outcome.hits,
     }))
+}
+
+/// The body of `POST /v1/answer`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnswerBody {
+    question: String,
+    #[serde(default)]
+    filters: BTreeMap<String, OneOrMany>,
+    /// Passages retrieved as evidence (default 5).
+    #[serde(default)]
+    passages: Option<usize>,
+}
+
+async fn answer(
+    state: web::Data<State>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let role = state.authorize(&req, Need::Reader)?;
+    let cfg = state.config();
+    let body: AnswerBody = read_json(
+        &req,
+        payload,
+        cfg.http.max_body_bytes,
+        cfg.http.max_json_depth,
+    )
+    .await?;
+    let passages = body.passages.unwrap_or(5);
+    if passages == 0 || passages > 50 {
+        return Err(ApiError::bad_request("passages must be between 1 and 50"));
+    }
+    let areq = crate::AnswerRequest {
+        question: body.question,
+        filters: Filters::parse(&filter_pairs(body.filters))?,
+        scope: scope_of(role),
+        passages,
+    };
+    let engine = state.engine()?;
+    let (answer, generation) = state
+        .on_cpu(move || (engine.answer(&areq), engine.generation().number))
+        .await?;
+    let answer = answer?;
+    if let Some(ms) = answer.timings.embed_ms {
+        state.metrics.embedding(ms / 1e3);
+    }
+    Ok(HttpResponse::Ok().json(AnswerResponse {
+        generation,
+        answer: &answer,
+    }))
+}
+
+#[derive(serde::Serialize)]
+struct AnswerResponse<'a> {
+    generation: u64,
+    #[serde(flatten)]
+    answer: &'a crate::Answer,
+}
+
+/// `key=value` pairs of a request's filters object.
+fn filter_pairs(filters: BTreeMap<String, OneOrMany>) -> Vec<String> {
+    let mut pairs = Vec::new();
+    for (k, v) in filters {
+        match v {
+            OneOrMany::One(v) => pairs.push(format!("{k}={v}")),
+            OneOrMany::Many(vs) => pairs.extend(vs.into_iter().map(|v| format!("{k}={v}"))),
+        }
+    }
+    pairs
 }
 
 /// The body of a search response (serialised straight from the hits, no JSON tree between).
@@ -605,6 +671,7 @@ pub fn serve(service: Arc<Service>, bind: &str) -> Result<()> {
                     .instrument(span)
                 })
                 .service(resource("/v1/search").route(web::post().to(search)))
+                .service(resource("/v1/answer").route(web::post().to(answer)))
                 .service(
                     resource("/v1/documents/{id}")
                         .route(web::get().to(get_document))

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 /// Every route: method and path, as registered by the server.
 pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/search"),
+    ("post", "/v1/answer"),
     ("get", "/v1/documents/{id}"),
     ("put", "/v1/documents/{id}"),
     ("delete", "/v1/documents/{id}"),
@@ -101,11 +102,39 @@ pub fn document() -> Value {
                     "mode": {"type": "string", "enum": ["bm25", "vector", "hybrid"], "default": "hybrid"},
                     "top_k": {"type": "integer", "minimum": 1, "description": "1..search.max_top_k (default search.top_k)"},
                     "filters": {"type": "object", "description": "type, product, lang, audience, tag, category, doc_id: a string or a list of alternatives", "additionalProperties": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}},
-                    "fusion": {"type": "object", "description": "override of [search.fusion] for this request: method (weighted|rrf), rrf_k, lexical_weight, vector_weight, candidates, lexical_scale (coverage|minmax)"}
+                    "fusion": {"type": "object", "description": "override of [search.fusion] for this request: method (weighted|rrf), rrf_k, lexical_weight, vector_weight, candidates, lexical_scale (coverage|minmax)"},
+                    "rerank": {"type": "boolean", "default": true, "description": "rerank hybrid results with the second-stage ranker"}
+                }},
+                "AnswerRequest": {"type": "object", "required": ["question"], "additionalProperties": false, "properties": {
+                    "question": {"type": "string"},
+                    "filters": {"type": "object", "description": "as in SearchRequest"},
+                    "passages": {"type": "integer", "minimum": 1, "maximum": 50, "default": 5, "description": "passages retrieved as evidence"}
+                }},
+                "Citation": {"type": "object", "properties": {
+                    "n": {"type": "integer", "description": "the [n] marker: index into passages (1-based)"},
+                    "chunk_id": {"type": "string"}, "doc_id": {"type": "string"}, "title": {"type": "string"},
+                    "heading_path": {"type": "array", "items": {"type": "string"}}, "source": {"type": "string"},
+                    "span": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2, "description": "byte range of the supporting text in the source file"},
+                    "quote": {"type": "string"}
+                }},
+                "AnswerResponse": {"type": "object", "properties": {
+                    "generation": {"type": "integer"}, "question": {"type": "string"},
+                    "language": {"type": "string", "enum": ["en", "zh"]},
+                    "text": {"type": "string", "description": "the answer with [n] markers, or the hand-off message when abstaining"},
+                    "sentences": {"type": "array", "items": {"type": "object", "properties": {"text": {"type": "string"}, "citations": {"type": "array", "items": {"$ref": "#/components/schemas/Citation"}}}}},
+                    "passages": {"type": "array", "items": {"type": "object", "description": "the cited passages, numbered n"}},
+                    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                    "abstained": {"type": "boolean"},
+                    "reason": {"type": "string", "enum": ["no_evidence", "low_confidence", "conflicting_sources", "out_of_scope"]},
+                    "handoff": {"type": "object", "properties": {"message": {"type": "string"}}},
+                    "composer": {"type": "string", "enum": ["extractive", "llm", "extractive_fallback"]},
+                    "notes": {"type": "array", "items": {"type": "string"}},
+                    "mode": {"type": "string"}, "warnings": {"type": "array", "items": {"type": "string"}},
+                    "timings": {"type": "object", "properties": {"embed_ms": {"type": "number"}, "rerank_ms": {"type": "number"}, "retrieve_ms": {"type": "number"}, "compose_ms": {"type": "number"}, "total_ms": {"type": "number"}}}
                 }},
                 "Hit": {"type": "object", "properties": {
                     "rank": {"type": "integer"}, "score": {"type": "number"},
-                    "scores": {"type": "object", "properties": {"bm25": {"type": "number"}, "vector": {"type": "number"}, "fused": {"type": "number"}}},
+                    "scores": {"type": "object", "properties": {"bm25": {"type": "number"}, "vector": {"type": "number"}, "fused": {"type": "number"}, "rerank": {"type": "number"}}},
                     "chunk_id": {"type": "string"}, "doc_id": {"type": "string"}, "title": {"type": "string"},
                     "heading_path": {"type": "array", "items": {"type": "string"}},
                     "doc_type": {"type": "string"}, "language": {"type": "string"}, "audience": {"type": "string"},
@@ -144,7 +173,12 @@ pub fn document() -> Value {
             "/v1/search": {"post": {
                 "summary": "Search the knowledge base (bots see public passages only)",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SearchRequest"}}}},
-                "responses": with(ok("200", "ranked passages", json!({"$ref": "#/components/schemas/SearchResponse"})), search_err)
+                "responses": with(ok("200", "ranked passages", json!({"$ref": "#/components/schemas/SearchResponse"})), search_err.clone())
+            }},
+            "/v1/answer": {"post": {
+                "summary": "Answer a question with a citation for every sentence, or abstain with a reason and a hand-off (bots cite public passages only)",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AnswerRequest"}}}},
+                "responses": with(ok("200", "the answer", json!({"$ref": "#/components/schemas/AnswerResponse"})), search_err)
             }},
             "/v1/documents/{id}": {
                 "parameters": id_param,

@@ -403,9 +403,15 @@ pub fn run(config: &Config, analyzer: &Arc<Analyzer>, opts: &IndexOptions) -> Re
     report.removed = removed.len();
     report.failed.sort_by(|a, b| a.path.cmp(&b.path));
 
-    let vectors_as_wanted = live_manifest
-        .as_ref()
-        .is_some_and(|m| m.embedder.is_some() == config.vector.enabled);
+    let sentences_as_wanted = live.is_none_or(|n| {
+        !config.vector.enabled
+            || dir.gen_path(n).join(VECTOR).join("sentences.bin").exists()
+                == config.vector.sentence_vectors
+    });
+    let vectors_as_wanted = sentences_as_wanted
+        && live_manifest
+            .as_ref()
+            .is_some_and(|m| m.embedder.is_some() == config.vector.enabled);
     let nothing_changed = compatible
         && live.is_some()
         && accepted.is_empty()
@@ -573,9 +579,33 @@ fn build_vectors(
         .values()
         .flat_map(|e| e.chunk_ids.iter().copied())
         .collect();
-    let mut vectors: Vec<Option<Vec<f32>>> = vec![None; ids.len()];
-    let mut missing: Vec<(usize, [u8; 32], String)> = Vec::new();
-    for (i, id) in ids.iter().enumerate() {
+    let cache_key = |kind: &[u8], text: &str| -> [u8; 32] {
+        let mut h = blake3::Hasher::new();
+        h.update(fp.as_bytes());
+        h.update(kind);
+        h.update(text.as_bytes());
+        *h.finalize().as_bytes()
+    };
+    // texts to embed: every passage, then every quotable sentence of every passage; each
+    // (index into `vectors`, cache key, text)
+    let mut texts_of: Vec<String> = Vec::new();
+    let mut vectors: Vec<Option<Vec<f32>>> = Vec::new();
+    let mut missing: Vec<(usize, [u8; 32])> = Vec::new();
+    let mut sentence_slots: Vec<(crate::chunk::ChunkId, Vec<((usize, usize), usize)>)> = Vec::new();
+    let mut wanted = |text: String, kind: &[u8]| -> Result<usize> {
+        let key = cache_key(kind, &text);
+        let slot = vectors.len();
+        match store.embedding(&key)? {
+            Some(vec) if vec.len() == embedder.dim() => vectors.push(Some(vec)),
+            _ => {
+                vectors.push(None);
+                missing.push((slot, key));
+            }
+        }
+        texts_of.push(text);
+        Ok(slot)
+    };
+    for id in &ids {
         let chunk = match fresh.get(id) {
             Some(c) => (*c).clone(),
             None => store
@@ -583,21 +613,23 @@ fn build_vectors(
                 .ok_or_else(|| Error::Store(format!("passage {id} is missing from the store")))?,
         };
         let text = crate::embed::embed_text(&chunk.meta.title, &chunk.heading_path, &chunk.text);
-        let mut h = blake3::Hasher::new();
-        h.update(fp.as_bytes());
-        h.update(&[0]);
-        h.update(text.as_bytes());
-        let key: [u8; 32] = *h.finalize().as_bytes();
-        match store.embedding(&key)? {
-            Some(vec) if vec.len() == embedder.dim() => vectors[i] = Some(vec),
-            _ => missing.push((i, key, text)),
+        wanted(text, b"\0")?;
+        let mut slots = Vec::new();
+        if v.sentence_vectors {
+            for (a, b) in crate::answer::extract::quotable_ranges(&chunk.text) {
+                slots.push((
+                    (a, b),
+                    wanted(chunk.text[a..b].to_string(), b"\0sentence\0")?,
+                ));
+            }
         }
+        sentence_slots.push((*id, slots));
     }
     let bar = if progress && missing.len() > 64 {
         let b = ProgressBar::new(missing.len() as u64);
         b.set_style(
             ProgressStyle::with_template(
-                "{spinner} embedding {pos}/{len} passages {bar:30} {elapsed}",
+                "{spinner} embedding {pos}/{len} passages and sentences {bar:30} {elapsed}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
@@ -613,10 +645,10 @@ fn build_vectors(
     let mut done = 0;
     report_progress(opts, "embedding", 0, missing.len());
     for part in missing.chunks(256) {
-        let texts: Vec<&str> = part.iter().map(|(_, _, t)| t.as_str()).collect();
+        let texts: Vec<&str> = part.iter().map(|(i, _)| texts_of[*i].as_str()).collect();
         let vecs = embedder.embed_passages(&texts)?;
         let mut cache = Vec::with_capacity(part.len());
-        for ((i, key, _), vec) in part.iter().zip(vecs) {
+        for ((i, key), vec) in part.iter().zip(vecs) {
             cache.push((*key, vec.clone()));
             vectors[*i] = Some(vec);
         }
@@ -626,11 +658,20 @@ fn build_vectors(
         report_progress(opts, "embedding", done, missing.len());
     }
     bar.finish_and_clear();
-    let items: Vec<(crate::chunk::ChunkId, Vec<f32>)> = ids
-        .into_iter()
-        .zip(vectors)
-        .filter_map(|(id, v)| v.map(|v| (id, v)))
-        .collect();
+    let mut sentences = Vec::with_capacity(sentence_slots.len());
+    let mut items: Vec<(crate::chunk::ChunkId, Vec<f32>)> = Vec::with_capacity(ids.len());
+    let mut passage_slot = 0;
+    for (id, slots) in sentence_slots {
+        if let Some(vec) = vectors[passage_slot].take() {
+            items.push((id, vec));
+        }
+        passage_slot += 1 + slots.len();
+        let sents: Vec<((usize, usize), Vec<f32>)> = slots
+            .into_iter()
+            .filter_map(|(range, slot)| vectors[slot].take().map(|v| (range, v)))
+            .collect();
+        sentences.push((id, sents));
+    }
     let params = HnswParams {
         m: v.m,
         ef_construction: v.ef_construction,
@@ -638,6 +679,9 @@ fn build_vectors(
     };
     let index = VectorIndex::build(embedder.dim(), items, params)?;
     index.save(dir)?;
+    if v.sentence_vectors {
+        crate::index::sentences::SentenceVectors::build(embedder.dim(), sentences)?.save(dir)?;
+    }
     Ok((fp, missing.len()))
 }
 

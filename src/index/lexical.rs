@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tantivy::collector::TopDocs;
 use tantivy::columnar::Column;
 use tantivy::fieldnorm::FieldNormReader;
+use tantivy::postings::Postings;
 use tantivy::query::TermQuery;
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
@@ -287,7 +288,11 @@ pub struct LexicalHit {
 pub type FilterSet = Vec<(FilterKey, Vec<String>)>;
 
 /// The text fields that are scored, in a fixed order (index into per-segment tables).
-const SCORED: usize = 7;
+pub const SCORED: usize = 7;
+
+/// Names of the scored fields, in their order.
+pub const FIELD_NAMES: [&str; SCORED] =
+    ["title", "heading", "body", "cjk1", "cjk2", "pairs", "ident"];
 
 /// One segment's readers for the scored fields.
 struct SegmentData {
@@ -533,7 +538,12 @@ impl LexicalReader {
     /// The scored terms of a query text. Terms absent from the index are left out, and so are
     /// terms found in more than `max_df` of all passages (they cost the most to score and add
     /// the least), unless that would leave the query empty.
-    fn query_terms(&self, text: &str, b: &FieldBoosts) -> Result<(Vec<QueryTerm>, f32)> {
+    fn query_terms(
+        &self,
+        text: &str,
+        b: &FieldBoosts,
+        keep_common: bool,
+    ) -> Result<(Vec<QueryTerm>, f32)> {
         let n = self.num_docs.max(1) as f64;
         let max_df = (b.max_df.clamp(0.0, 1.0) as f64 * n).ceil() as u64;
         let q = self.analyzer.query_terms(text);
@@ -577,7 +587,7 @@ impl LexicalReader {
                     infos,
                     weight: boost * idf * (b.k1 + 1.0),
                 };
-                if df > max_df {
+                if df > max_df && !keep_common {
                     common.push(qt);
                 } else {
                     kept.push(qt);
@@ -638,7 +648,7 @@ impl LexicalReader {
         filters: &FilterSet,
     ) -> Result<Vec<LexicalHit>> {
         let b = profiles.for_query(text);
-        let (terms, ideal) = self.query_terms(text, b)?;
+        let (terms, ideal) = self.query_terms(text, b, false)?;
         if terms.is_empty() || k == 0 {
             return Ok(Vec::new());
         }
@@ -716,6 +726,63 @@ impl LexicalReader {
                 key: ChunkId(key),
                 addr: DocAddress::new(seg, doc),
             });
+        }
+        Ok(out)
+    }
+
+    /// What each scored field contributes to the BM25 score of the passages at `addrs` for
+    /// `text` (same weights as [`LexicalReader::search`], every query term the index knows,
+    /// common ones included), each divided by the query's ideal score: per passage, in the
+    /// order of [`FIELD_NAMES`], values in [0, 1). For reranking a few dozen candidates.
+    pub fn field_scores(
+        &self,
+        text: &str,
+        profiles: &BoostProfiles,
+        addrs: &[DocAddress],
+    ) -> Result<Vec<[f32; SCORED]>> {
+        let b = profiles.for_query(text);
+        let (terms, ideal) = self.query_terms(text, b, true)?;
+        let mut out = vec![[0f32; SCORED]; addrs.len()];
+        if terms.is_empty() || ideal <= 0.0 {
+            return Ok(out);
+        }
+        let norm_cache = self.norm_table(b.k1, b.b);
+        for (si, seg) in self.segments.iter().enumerate() {
+            // this segment's candidates, by document number
+            let mut docs: Vec<(u32, usize)> = addrs
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.segment_ord as usize == seg.reader_index)
+                .map(|(i, a)| (a.doc_id, i))
+                .collect();
+            if docs.is_empty() {
+                continue;
+            }
+            docs.sort_unstable();
+            for t in &terms {
+                let Some(ti) = t.infos.get(si).and_then(Option::as_ref) else {
+                    continue;
+                };
+                let mut postings = seg.inverted[t.slot]
+                    .read_postings_from_terminfo(ti, IndexRecordOption::WithFreqs)
+                    .map_err(|e| Error::Index(e.to_string()))?;
+                let norms = &seg.norms[t.slot];
+                let cache = &norm_cache[t.slot];
+                for &(d, i) in &docs {
+                    let mut at = postings.doc();
+                    if at == TERMINATED {
+                        break;
+                    }
+                    if at < d {
+                        at = postings.seek(d);
+                    }
+                    if at == d {
+                        let tf = postings.term_freq() as f32;
+                        let norm = cache[norms.fieldnorm_id(d) as usize];
+                        out[i][t.slot] += t.weight * tf / (tf + norm) / ideal;
+                    }
+                }
+            }
         }
         Ok(out)
     }

@@ -16,6 +16,7 @@
 
 pub mod build;
 pub mod lexical;
+pub mod sentences;
 pub mod vector;
 
 use std::collections::BTreeMap;
@@ -246,6 +247,8 @@ pub struct Generation {
     pub lexical: LexicalReader,
     /// The vector index, when the generation has one and it could be read.
     pub vectors: Option<vector::VectorIndex>,
+    /// Vectors of the passages' quotable sentences (for composing answers), when built.
+    pub sentences: Option<sentences::SentenceVectors>,
 }
 
 impl Generation {
@@ -271,12 +274,20 @@ impl Generation {
             },
             None => None,
         };
+        let sentences = match &vectors {
+            Some(_) => sentences::SentenceVectors::load(&path.join(VECTOR)).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "the sentence vectors could not be read; answers embed sentences as they go");
+                None
+            }),
+            None => None,
+        };
         Ok(Generation {
             number,
             path,
             manifest,
             lexical,
             vectors,
+            sentences,
         })
     }
 }

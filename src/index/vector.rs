@@ -292,6 +292,13 @@ thread_local! {
     };
 }
 
+fn positions_of(keys: &[ChunkId]) -> std::collections::HashMap<ChunkId, u32> {
+    keys.iter()
+        .enumerate()
+        .map(|(i, k)| (*k, i as u32))
+        .collect()
+}
+
 /// HNSW construction and search parameters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HnswParams {
@@ -304,6 +311,8 @@ pub struct HnswParams {
 pub struct VectorIndex {
     dim: usize,
     keys: Vec<ChunkId>,
+    /// Position of each key in `keys`.
+    positions: std::collections::HashMap<ChunkId, u32>,
     vectors: Vec<f32>,
     hnsw: Hnsw<'static, f32, DotDistance>,
     flat: FlatGraph,
@@ -334,6 +343,7 @@ impl VectorIndex {
         let flat = FlatGraph::from_hnsw(&hnsw, keys.len());
         Ok(VectorIndex {
             dim,
+            positions: positions_of(&keys),
             keys,
             vectors,
             hnsw,
@@ -383,6 +393,12 @@ impl VectorIndex {
             .iter()
             .copied()
             .zip(self.vectors.chunks_exact(self.dim))
+    }
+
+    /// The stored vector of a passage.
+    pub fn vector(&self, key: ChunkId) -> Option<&[f32]> {
+        let i = *self.positions.get(&key)? as usize;
+        self.vectors.get(i * self.dim..(i + 1) * self.dim)
     }
 
     /// Approximate `k` nearest passages: (key, cosine similarity), best first.
@@ -507,6 +523,7 @@ impl VectorIndex {
         let flat = FlatGraph::from_hnsw(&hnsw, keys.len());
         Ok(VectorIndex {
             dim,
+            positions: positions_of(&keys),
             keys,
             vectors,
             hnsw,

@@ -34,6 +34,9 @@ pub struct TrainOptions {
     pub iterations: usize,
     /// Pairs kept per question at most (the most informative: largest relevance gaps first).
     pub max_pairs_per_group: usize,
+    /// A feature whose weight is not penalised: the first stage's verdict, so that a strong
+    /// penalty leaves the first-stage order and the other features only correct it.
+    pub unpenalised: Option<usize>,
 }
 
 impl Default for TrainOptions {
@@ -42,6 +45,7 @@ impl Default for TrainOptions {
             l2: 1e-3,
             iterations: 300,
             max_pairs_per_group: 400,
+            unpenalised: None,
         }
     }
 }
@@ -150,6 +154,15 @@ impl LinearModel {
             }
         }
         let mut w = vec![0f64; d];
+        let penalty: Vec<f64> = (0..d)
+            .map(|i| {
+                if opts.unpenalised == Some(i) {
+                    0.0
+                } else {
+                    opts.l2
+                }
+            })
+            .collect();
         if !diffs.is_empty() {
             let np = diffs.len() as f64;
             let loss = |w: &[f64]| -> f64 {
@@ -158,12 +171,12 @@ impl LinearModel {
                     .map(|x| softplus(-x.iter().zip(w).map(|(a, b)| a * b).sum::<f64>()))
                     .sum::<f64>()
                     / np;
-                data + 0.5 * opts.l2 * w.iter().map(|v| v * v).sum::<f64>()
+                data + 0.5 * w.iter().zip(&penalty).map(|(v, p)| p * v * v).sum::<f64>()
             };
             let mut current = loss(&w);
             let mut step = 1.0;
             for _ in 0..opts.iterations {
-                let mut grad: Vec<f64> = w.iter().map(|v| opts.l2 * v).collect();
+                let mut grad: Vec<f64> = w.iter().zip(&penalty).map(|(v, p)| p * v).collect();
                 for x in &diffs {
                     let m: f64 = x.iter().zip(&w).map(|(a, b)| a * b).sum();
                     let g = -sigmoid(-m) / np;

@@ -1,5 +1,185 @@
-//! Second-stage reranking of fused candidates. So far: the learning-to-rank model
-//! ([`linear::LinearModel`], pairwise logistic loss). The features, the training command and
-//! the wiring into search and answers are the next steps of the answers issue.
+//! Second-stage reranking of the fused candidates: features of each (question, passage) pair
+//! ([`features`]) scored by a learned linear model ([`linear::LinearModel`], pairwise logistic
+//! loss, trained by `kefu rerank train` on the dev sets; the trained model ships in
+//! `data/rerank.json` and is built into the binary), or by a user-supplied cross-encoder
+//! ([`cross`]) when the configuration names one.
 
+pub mod cross;
+pub mod features;
 pub mod linear;
+pub mod train;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+
+use crate::chunk::ChunkId;
+use crate::config::{BoostProfiles, Config};
+use crate::error::{Error, Result};
+use crate::index::lexical::{LexicalHit, LexicalReader};
+use crate::index::vector::{dot, VectorIndex};
+
+pub use features::{Candidate, Question};
+pub use linear::LinearModel;
+
+/// The trained model shipped with kefu (`kefu rerank train` writes it).
+pub const BUILTIN_MODEL: &str = include_str!("../../data/rerank.json");
+
+/// What scores the candidates.
+enum Scorer {
+    Linear(LinearModel),
+    Cross(Arc<cross::CrossEncoder>),
+}
+
+/// A second-stage ranker.
+pub struct Reranker {
+    scorer: Scorer,
+    /// How many fused candidates are reranked.
+    pub candidates: usize,
+}
+
+impl Reranker {
+    /// The built-in linear model.
+    pub fn builtin(candidates: usize) -> Result<Reranker> {
+        Self::from_json(BUILTIN_MODEL, "the built-in reranker model", candidates)
+    }
+
+    /// A linear model from its JSON form (`what` names it in errors).
+    pub fn from_json(json: &str, what: &str, candidates: usize) -> Result<Reranker> {
+        let model: LinearModel = serde_json::from_str(json)
+            .map_err(|e| Error::config("rerank.model", format!("{what} is unreadable: {e}")))?;
+        Self::linear(model, candidates)
+    }
+
+    /// A reranker scoring with `model`.
+    pub fn linear(model: LinearModel, candidates: usize) -> Result<Reranker> {
+        model
+            .check(&features::NAMES)
+            .map_err(|e| Error::config("rerank.model", e.to_string()))?;
+        Ok(Reranker {
+            scorer: Scorer::Linear(model),
+            candidates: candidates.max(1),
+        })
+    }
+
+    /// The reranker the configuration describes: `None` when reranking is off; the
+    /// cross-encoder when `[rerank.cross_encoder]` names one, else the linear model from
+    /// `rerank.model` or the built-in one.
+    pub fn from_config(config: &Config) -> Result<Option<Reranker>> {
+        let r = &config.rerank;
+        if !r.enabled {
+            return Ok(None);
+        }
+        if let Some(ce) = &r.cross_encoder {
+            let model = cross::CrossEncoder::load(ce, config)?;
+            return Ok(Some(Reranker {
+                scorer: Scorer::Cross(Arc::new(model)),
+                candidates: r.candidates.max(1),
+            }));
+        }
+        if r.model.as_os_str().is_empty() {
+            return Self::builtin(r.candidates).map(Some);
+        }
+        let text = std::fs::read_to_string(&r.model).map_err(|e| Error::io(&r.model, e))?;
+        Self::from_json(&text, &r.model.display().to_string(), r.candidates).map(Some)
+    }
+
+    /// A short name of the scorer, for reports.
+    pub fn kind(&self) -> &'static str {
+        match self.scorer {
+            Scorer::Linear(_) => "linear",
+            Scorer::Cross(_) => "cross-encoder",
+        }
+    }
+
+    /// Scores the candidates of one question and sorts them, best first (ties keep the first
+    /// stage's order). Returns the candidates with their scores.
+    pub fn rerank(
+        &self,
+        ctx: &Context<'_>,
+        text: &str,
+        candidates: Vec<Candidate>,
+    ) -> Result<Vec<(Candidate, f32)>> {
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let scores: Vec<f32> = match &self.scorer {
+            Scorer::Linear(model) => {
+                let q = Question::new(ctx.reader.analyzer(), text);
+                features::extract(ctx.reader, ctx.profiles, text, &q, &candidates, ctx.today)?
+                    .iter()
+                    .map(|x| model.score(x))
+                    .collect()
+            }
+            Scorer::Cross(model) => {
+                let texts: Vec<&str> = candidates.iter().map(|c| c.chunk.text.as_str()).collect();
+                model.score(text, &texts)?
+            }
+        };
+        let mut out: Vec<(Candidate, f32)> = candidates.into_iter().zip(scores).collect();
+        out.sort_by(|a, b| {
+            b.1.total_cmp(&a.1)
+                .then(a.0.fused_rank.cmp(&b.0.fused_rank))
+        });
+        Ok(out)
+    }
+}
+
+/// What the features are computed against.
+pub struct Context<'a> {
+    pub reader: &'a LexicalReader,
+    pub profiles: &'a BoostProfiles,
+    pub vectors: Option<&'a VectorIndex>,
+    /// Freshness is measured up to this day.
+    pub today: NaiveDate,
+}
+
+/// The first `n` fused passages as rerank candidates, with what each list knew of them: the
+/// lexical hits (for addresses and ranks), the vector hits (ranks) and the question's vector
+/// (the cosine of passages the vector list did not reach is computed from the stored vectors).
+pub fn candidates(
+    ctx: &Context<'_>,
+    fused: &[(ChunkId, f32)],
+    lexical: &[LexicalHit],
+    vector: &[(ChunkId, f32)],
+    qvec: Option<&[f32]>,
+    n: usize,
+) -> Result<Vec<Candidate>> {
+    let lex: HashMap<ChunkId, (usize, &LexicalHit)> = lexical
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.key, (i, h)))
+        .collect();
+    let vec: HashMap<ChunkId, (usize, f32)> = vector
+        .iter()
+        .enumerate()
+        .map(|(i, (k, s))| (*k, (i, *s)))
+        .collect();
+    let mut out = Vec::with_capacity(n.min(fused.len()));
+    for (rank, (key, _)) in fused.iter().take(n).enumerate() {
+        let addr = match lex.get(key) {
+            Some((_, h)) => h.addr,
+            None => match ctx.reader.address_of(*key)? {
+                Some(a) => a,
+                None => continue,
+            },
+        };
+        let cosine = match vec.get(key) {
+            Some((_, s)) => Some(*s),
+            None => match (qvec, ctx.vectors.and_then(|v| v.vector(*key))) {
+                (Some(q), Some(v)) if q.len() == v.len() => Some(dot(q, v)),
+                _ => None,
+            },
+        };
+        out.push(Candidate {
+            addr,
+            chunk: ctx.reader.chunk(addr)?,
+            cosine,
+            lex_rank: lex.get(key).map(|(i, _)| *i),
+            vec_rank: vec.get(key).map(|(i, _)| *i),
+            fused_rank: rank,
+        });
+    }
+    Ok(out)
+}

@@ -4,6 +4,8 @@
 pub mod fusion;
 pub mod snippet;
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::chunk::{Chunk, ChunkId};
@@ -12,6 +14,7 @@ use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::index::lexical::{FilterKey, FilterSet};
 use crate::index::Generation;
+use crate::rerank::{self, Reranker};
 
 /// How to retrieve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -97,6 +100,8 @@ pub struct SearchRequest {
     pub scope: Scope,
     /// Fusion settings for this request instead of `[search.fusion]`.
     pub fusion: Option<crate::config::FusionConfig>,
+    /// Rerank hybrid results with the second-stage ranker (when one is configured).
+    pub rerank: bool,
 }
 
 impl Scope {
@@ -124,7 +129,7 @@ impl Scope {
 }
 
 /// Scores of a hit by stage (absent where the stage did not see the passage).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct StageScores {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bm25: Option<f32>,
@@ -132,6 +137,9 @@ pub struct StageScores {
     pub vector: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fused: Option<f32>,
+    /// The second-stage ranker's score (reranked hits come first, by this score).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerank: Option<f32>,
 }
 
 /// The answer to a search: the hits, the mode actually used, and any warnings (a fallback to
@@ -145,6 +153,9 @@ pub struct SearchOutcome {
     /// Milliseconds spent embedding the query (absent when no embedding was made).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embed_ms: Option<f64>,
+    /// Milliseconds spent reranking (absent when no reranking ran).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerank_ms: Option<f64>,
 }
 
 /// One ranked passage.
@@ -216,26 +227,78 @@ fn vector_candidates(
     Ok(hits)
 }
 
+/// A passage ranked by [`rank`], with what retrieval knew of it.
+#[derive(Debug, Clone)]
+pub struct Ranked {
+    pub chunk: Chunk,
+    pub addr: tantivy::DocAddress,
+    pub score: f32,
+    pub scores: StageScores,
+    /// Cosine similarity to the question, when known.
+    pub cosine: Option<f32>,
+}
+
+/// The ranked passages of a request and how they were found.
+#[derive(Debug, Clone)]
+pub struct RankedOutcome {
+    pub mode: Mode,
+    pub items: Vec<Ranked>,
+    pub warnings: Vec<String>,
+    pub embed_ms: Option<f64>,
+    /// Milliseconds of the reranking step, when it ran.
+    pub rerank_ms: Option<f64>,
+    /// The question's vector, when one was made.
+    pub query_vector: Option<Vec<f32>>,
+}
+
 /// Searches a generation: lexical, vector or both fused. When vectors are asked for but the
 /// embedder is missing or fails, answers from BM25 and says so in the warnings.
 pub fn search(
     generation: &Generation,
     embedder: Option<&dyn Embedder>,
+    reranker: Option<&Reranker>,
     req: &SearchRequest,
     config: &Config,
 ) -> Result<SearchOutcome> {
+    let r = rank(generation, embedder, reranker, req, config)?;
+    let analyzer = generation.lexical.analyzer();
+    Ok(SearchOutcome {
+        mode: r.mode,
+        hits: r
+            .items
+            .into_iter()
+            .enumerate()
+            .map(|(i, it)| to_hit(analyzer, i + 1, it.score, it.scores, it.chunk, &req.query))
+            .collect(),
+        warnings: r.warnings,
+        embed_ms: r.embed_ms,
+        rerank_ms: r.rerank_ms,
+    })
+}
+
+/// [`search`] without the presentation: the ranked passages themselves.
+pub fn rank(
+    generation: &Generation,
+    embedder: Option<&dyn Embedder>,
+    reranker: Option<&Reranker>,
+    req: &SearchRequest,
+    config: &Config,
+) -> Result<RankedOutcome> {
     validate(req, config)?;
     let boosts = &config.search.boost;
     let mut warnings = Vec::new();
     let mut mode = req.mode;
     let mut qvec = None;
     let mut embed_ms = None;
+    let mut rerank_ms = None;
     let Some(filters) = req.scope.restrict(&req.filters) else {
-        return Ok(SearchOutcome {
+        return Ok(RankedOutcome {
             mode,
-            hits: Vec::new(),
+            items: Vec::new(),
             warnings,
             embed_ms,
+            rerank_ms,
+            query_vector: None,
         });
     };
     let req = &SearchRequest {
@@ -267,90 +330,144 @@ pub fn search(
         }
     }
     let fusion_config = req.fusion.as_ref().unwrap_or(&config.search.fusion);
-    let cand = fusion_config.candidates.max(req.top_k);
-    let ranked: Vec<(ChunkId, f32, StageScores)> = match (mode, &qvec) {
-        (Mode::Vector, Some(q)) => vector_candidates(generation, q, req.top_k, &req.filters)?
-            .into_iter()
-            .map(|(k, s)| {
-                (
-                    k,
-                    s,
-                    StageScores {
-                        bm25: None,
-                        vector: Some(s),
-                        fused: None,
-                    },
-                )
-            })
-            .collect(),
+    let reranker = reranker.filter(|_| req.rerank && mode == Mode::Hybrid);
+    let depth = req.top_k.max(reranker.map_or(0, |r| r.candidates));
+    let cand = fusion_config.candidates.max(depth);
+    let lexical = &generation.lexical;
+    // (key, address when known, score, stage scores, cosine)
+    let mut ranked: Vec<(
+        ChunkId,
+        Option<tantivy::DocAddress>,
+        f32,
+        StageScores,
+        Option<f32>,
+    )> = Vec::new();
+    let mut reranked: Option<Vec<Ranked>> = None;
+    match (mode, &qvec) {
+        (Mode::Vector, Some(q)) => {
+            for (k, s) in vector_candidates(generation, q, req.top_k, &req.filters)? {
+                let scores = StageScores {
+                    vector: Some(s),
+                    ..Default::default()
+                };
+                ranked.push((k, None, s, scores, Some(s)));
+            }
+        }
         (Mode::Hybrid, Some(q)) => {
-            let lex_hits = generation
-                .lexical
-                .search(&req.query, cand, boosts, &req.filters.set)?;
+            let lex_hits = lexical.search(&req.query, cand, boosts, &req.filters.set)?;
             let lex = fusion::lexical_input(&lex_hits, fusion_config);
-            let lex_raw: std::collections::HashMap<ChunkId, f32> =
-                lex_hits.iter().map(|h| (h.key, h.score)).collect();
             let vec = vector_candidates(generation, q, cand, &req.filters)?;
-            let fused = fusion::fuse(&lex, &vec, fusion_config, req.top_k)?;
-            let lex_map = lex_raw;
-            let vec_map: std::collections::HashMap<ChunkId, f32> = vec.into_iter().collect();
-            fused
-                .into_iter()
-                .map(|(k, s)| {
-                    (
-                        k,
-                        s,
-                        StageScores {
-                            bm25: lex_map.get(&k).copied(),
-                            vector: vec_map.get(&k).copied(),
-                            fused: Some(s),
-                        },
-                    )
-                })
-                .collect()
+            let fused = fusion::fuse(&lex, &vec, fusion_config, depth)?;
+            let lex_map: HashMap<ChunkId, (f32, tantivy::DocAddress)> = lex_hits
+                .iter()
+                .map(|h| (h.key, (h.score, h.addr)))
+                .collect();
+            let vec_map: HashMap<ChunkId, f32> = vec.iter().copied().collect();
+            let stage = |k: &ChunkId, s: f32| StageScores {
+                bm25: lex_map.get(k).map(|x| x.0),
+                vector: vec_map.get(k).copied(),
+                fused: Some(s),
+                rerank: None,
+            };
+            if let Some(rr) = reranker {
+                let t = std::time::Instant::now();
+                let ctx = rerank::Context {
+                    reader: lexical,
+                    profiles: boosts,
+                    vectors: generation.vectors.as_ref(),
+                    today: chrono::Utc::now().date_naive(),
+                };
+                let cands =
+                    rerank::candidates(&ctx, &fused, &lex_hits, &vec, Some(q), rr.candidates)?;
+                let fused_score: HashMap<ChunkId, f32> = fused.iter().copied().collect();
+                let mut items = Vec::with_capacity(req.top_k);
+                let mut seen = std::collections::HashSet::new();
+                for (c, score) in rr.rerank(&ctx, &req.query, cands)? {
+                    seen.insert(c.chunk.id);
+                    let mut scores = stage(
+                        &c.chunk.id,
+                        fused_score.get(&c.chunk.id).copied().unwrap_or(0.0),
+                    );
+                    scores.rerank = Some(score);
+                    items.push(Ranked {
+                        addr: c.addr,
+                        score,
+                        scores,
+                        cosine: c.cosine,
+                        chunk: c.chunk,
+                    });
+                }
+                rerank_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+                reranked = Some(items);
+                // the fused passages beyond the reranked ones follow in fused order
+                for (k, s) in fused.iter().filter(|(k, _)| !seen.contains(k)) {
+                    ranked.push((
+                        *k,
+                        lex_map.get(k).map(|x| x.1),
+                        *s,
+                        stage(k, *s),
+                        vec_map.get(k).copied(),
+                    ));
+                }
+            } else {
+                for (k, s) in &fused {
+                    ranked.push((
+                        *k,
+                        lex_map.get(k).map(|x| x.1),
+                        *s,
+                        stage(k, *s),
+                        vec_map.get(k).copied(),
+                    ));
+                }
+            }
         }
-        _ => generation
-            .lexical
-            .search(&req.query, req.top_k, boosts, &req.filters.set)?
-            .into_iter()
-            .map(|h| {
-                (
-                    h.key,
-                    h.score,
-                    StageScores {
-                        bm25: Some(h.score),
-                        vector: None,
-                        fused: None,
-                    },
-                )
-            })
-            .collect(),
-    };
-    let mut hits = Vec::with_capacity(ranked.len());
-    for (key, score, scores) in ranked {
-        let Some(addr) = generation.lexical.address_of(key)? else {
-            continue;
+        _ => {
+            for h in lexical.search(&req.query, req.top_k, boosts, &req.filters.set)? {
+                let scores = StageScores {
+                    bm25: Some(h.score),
+                    ..Default::default()
+                };
+                ranked.push((h.key, Some(h.addr), h.score, scores, None));
+            }
+        }
+    }
+    let mut items = reranked.unwrap_or_default();
+    items.truncate(req.top_k);
+    for (key, addr, score, scores, cosine) in ranked {
+        if items.len() >= req.top_k {
+            break;
+        }
+        let addr = match addr {
+            Some(a) => a,
+            None => match lexical.address_of(key)? {
+                Some(a) => a,
+                None => continue,
+            },
         };
-        let chunk = generation.lexical.chunk(addr)?;
-        if !req.scope.allows(chunk.meta.audience) {
-            // cannot happen (the audience filter ran first); kept as the last line of defence
-            tracing::error!(chunk = %chunk.id, "an internal passage reached a public search; dropped");
-            continue;
-        }
-        hits.push(to_hit(
-            generation.lexical.analyzer(),
-            hits.len() + 1,
+        let chunk = lexical.chunk(addr)?;
+        items.push(Ranked {
+            chunk,
+            addr,
             score,
             scores,
-            chunk,
-            &req.query,
-        ));
+            cosine,
+        });
     }
-    Ok(SearchOutcome {
+    items.retain(|it| {
+        let ok = req.scope.allows(it.chunk.meta.audience);
+        if !ok {
+            // cannot happen (the audience filter ran first); kept as the last line of defence
+            tracing::error!(chunk = %it.chunk.id, "an internal passage reached a public search; dropped");
+        }
+        ok
+    });
+    Ok(RankedOutcome {
         mode,
-        hits,
+        items,
         warnings,
         embed_ms,
+        rerank_ms,
+        query_vector: qvec,
     })
 }
 

@@ -1,0 +1,231 @@
+//! How sure an answer is: a logistic model over a few evidence signals, calibrated by
+//! `kefu answer calibrate` on questions asked against their own corpus (answerable) and against
+//! another set's corpus (unanswerable), with the abstention threshold chosen there. The
+//! calibration ships in `data/confidence.json` and is built into the binary.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The calibration shipped with kefu.
+pub const BUILTIN: &str = include_str!("../../data/confidence.json");
+
+/// The file format version.
+pub const VERSION: u32 = 1;
+
+/// Signal names, in the order of a signal vector.
+pub const SIGNALS: [&str; 5] = [
+    "top_cosine",
+    "top_coverage",
+    "sentence_cosine",
+    "sentence_overlap",
+    "cosine_margin",
+];
+
+/// A fitted calibration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Calibration {
+    pub version: u32,
+    pub signals: Vec<String>,
+    pub weights: Vec<f32>,
+    pub bias: f32,
+    /// Below this confidence kefu abstains.
+    pub threshold: f32,
+}
+
+impl Calibration {
+    /// The built-in calibration.
+    pub fn builtin() -> Result<Calibration> {
+        Self::from_json(BUILTIN)
+    }
+
+    /// Reads and checks a calibration.
+    pub fn from_json(text: &str) -> Result<Calibration> {
+        let c: Calibration = serde_json::from_str(text).map_err(|e| {
+            Error::config("answer.calibration", format!("unreadable calibration: {e}"))
+        })?;
+        if c.version != VERSION
+            || c.signals.iter().map(String::as_str).ne(SIGNALS)
+            || c.weights.len() != SIGNALS.len()
+        {
+            return Err(Error::config(
+                "answer.calibration",
+                "the calibration was made for other signals; run `kefu answer calibrate`",
+            ));
+        }
+        Ok(c)
+    }
+
+    /// The probability that the question is answered by the evidence.
+    pub fn confidence(&self, x: &[f32]) -> f32 {
+        let z: f32 = self.bias + x.iter().zip(&self.weights).map(|(a, b)| a * b).sum::<f32>();
+        1.0 / (1.0 + (-z).exp())
+    }
+
+    /// Fits a logistic regression (labels 1 = answerable) with a small L2 penalty by gradient
+    /// descent on standardised signals, then folds the standardisation into the weights.
+    pub fn fit(xs: &[Vec<f32>], ys: &[bool]) -> Result<Calibration> {
+        let d = SIGNALS.len();
+        if xs.is_empty() || xs.len() != ys.len() || xs.iter().any(|x| x.len() != d) {
+            return Err(Error::InvalidRequest(
+                "calibration needs one signal vector per label".into(),
+            ));
+        }
+        let n = xs.len() as f64;
+        let mut mean = vec![0f64; d];
+        for x in xs {
+            for (m, v) in mean.iter_mut().zip(x) {
+                *m += *v as f64 / n;
+            }
+        }
+        let mut sd = vec![0f64; d];
+        for x in xs {
+            for ((s, v), m) in sd.iter_mut().zip(x).zip(&mean) {
+                *s += (*v as f64 - m).powi(2) / n;
+            }
+        }
+        for s in &mut sd {
+            *s = if *s > 1e-12 { s.sqrt() } else { 1.0 };
+        }
+        let zs: Vec<Vec<f64>> = xs
+            .iter()
+            .map(|x| {
+                x.iter()
+                    .zip(&mean)
+                    .zip(&sd)
+                    .map(|((v, m), s)| (*v as f64 - m) / s)
+                    .collect()
+            })
+            .collect();
+        let (mut w, mut b) = (vec![0f64; d], 0f64);
+        let l2 = 1e-3;
+        let rate = 0.5;
+        for _ in 0..2000 {
+            let mut gw: Vec<f64> = w.iter().map(|v| l2 * v).collect();
+            let mut gb = 0.0;
+            for (z, y) in zs.iter().zip(ys) {
+                let s: f64 = b + z.iter().zip(&w).map(|(a, c)| a * c).sum::<f64>();
+                let p = 1.0 / (1.0 + (-s).exp());
+                let g = (p - if *y { 1.0 } else { 0.0 }) / n;
+                for (gk, zk) in gw.iter_mut().zip(z) {
+                    *gk += g * zk;
+                }
+                gb += g;
+            }
+            for (wk, g) in w.iter_mut().zip(&gw) {
+                *wk -= rate * g;
+            }
+            b -= rate * gb;
+        }
+        let weights: Vec<f32> = w.iter().zip(&sd).map(|(w, s)| (w / s) as f32).collect();
+        let bias = (b - w
+            .iter()
+            .zip(&mean)
+            .zip(&sd)
+            .map(|((w, m), s)| w * m / s)
+            .sum::<f64>()) as f32;
+        Ok(Calibration {
+            version: VERSION,
+            signals: SIGNALS.iter().map(|s| s.to_string()).collect(),
+            weights,
+            bias,
+            threshold: 0.5,
+        })
+    }
+}
+
+/// Abstention quality at a threshold: (precision, recall) of abstaining on the unanswerable.
+pub fn abstention(scores: &[(f32, bool)], threshold: f32) -> (f64, f64) {
+    let abstained: Vec<&(f32, bool)> = scores.iter().filter(|(c, _)| *c < threshold).collect();
+    let right = abstained.iter().filter(|(_, ans)| !ans).count();
+    let unanswerable = scores.iter().filter(|(_, ans)| !ans).count();
+    let precision = if abstained.is_empty() {
+        1.0
+    } else {
+        right as f64 / abstained.len() as f64
+    };
+    let recall = if unanswerable == 0 {
+        0.0
+    } else {
+        right as f64 / unanswerable as f64
+    };
+    (precision, recall)
+}
+
+/// The threshold to abstain below: the highest abstention recall whose precision is at least
+/// `min_precision` (answering as many answerable questions as that allows); without one, the
+/// threshold of best precision.
+pub fn choose_threshold(scores: &[(f32, bool)], min_precision: f64) -> f32 {
+    let mut cuts: Vec<f32> = scores.iter().map(|(c, _)| *c).collect();
+    cuts.sort_by(f32::total_cmp);
+    cuts.dedup();
+    let mut best: Option<(f64, f32)> = None;
+    let mut fallback: Option<(f64, f32)> = None;
+    for w in cuts.windows(2) {
+        let t = (w[0] + w[1]) / 2.0;
+        let (p, r) = abstention(scores, t);
+        if p >= min_precision && best.is_none_or(|b| r > b.0) {
+            best = Some((r, t));
+        }
+        if fallback.is_none_or(|f| p > f.0) {
+            fallback = Some((p, t));
+        }
+    }
+    best.or(fallback).map_or(0.5, |b| b.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fitting_separates_and_the_threshold_meets_the_precision() {
+        // answerable questions have high similarity; unanswerable low, with some overlap
+        let mut xs = Vec::new();
+        let mut ys = Vec::new();
+        for i in 0..200 {
+            let t = i as f32 / 200.0;
+            let answerable = i % 2 == 0;
+            let base = if answerable { 0.85 } else { 0.75 };
+            xs.push(vec![
+                base + 0.1 * t,
+                if answerable { 0.5 } else { 0.2 } + 0.2 * t,
+                base,
+                0.5,
+                0.01,
+            ]);
+            ys.push(answerable);
+        }
+        let mut c = Calibration::fit(&xs, &ys).expect("fits");
+        let scores: Vec<(f32, bool)> = xs
+            .iter()
+            .zip(&ys)
+            .map(|(x, y)| (c.confidence(x), *y))
+            .collect();
+        let mean = |want: bool| {
+            let v: Vec<f32> = scores.iter().filter(|s| s.1 == want).map(|s| s.0).collect();
+            v.iter().sum::<f32>() / v.len() as f32
+        };
+        assert!(
+            mean(true) > 0.7 && mean(false) < 0.3,
+            "{} {}",
+            mean(true),
+            mean(false)
+        );
+        c.threshold = choose_threshold(&scores, 0.9);
+        let (p, r) = abstention(&scores, c.threshold);
+        assert!(p >= 0.9 && r > 0.8, "precision {p} recall {r}");
+        // round trip through JSON
+        let back =
+            Calibration::from_json(&serde_json::to_string(&c).expect("json")).expect("reads");
+        assert_eq!(back, c);
+        assert!(Calibration::from_json("{}").is_err());
+    }
+
+    #[test]
+    fn abstention_counts() {
+        let s = [(0.1, false), (0.2, true), (0.8, true), (0.3, false)];
+        assert_eq!(abstention(&s, 0.25), (0.5, 0.5));
+        assert_eq!(abstention(&s, 0.0), (1.0, 0.0));
+    }
+}

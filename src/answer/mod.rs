@@ -1,0 +1,335 @@
+//! Grounded answers: from the reranked passages of a question, an answer in which every
+//! sentence cites the passage (and the exact source bytes) it comes from — or an abstention
+//! with a reason and a hand-off. The default composer is extractive ([`extract`]): offline and
+//! deterministic. How sure an answer is comes from [`confidence`].
+
+pub mod confidence;
+pub mod extract;
+pub mod metrics;
+
+use serde::Serialize;
+
+use crate::analyze::Analyzer;
+use crate::chunk::Chunk;
+use crate::embed::{cosine, Embedder};
+use crate::error::Result;
+use crate::index::sentences::SentenceVectors;
+use crate::ingest::Lang;
+
+pub use confidence::Calibration;
+pub use extract::ExtractOptions;
+
+/// A passage offered as evidence, with what retrieval knew of it.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub chunk: Chunk,
+    /// Cosine similarity of the passage to the question, when known.
+    pub cosine: Option<f32>,
+    /// Share of the question's ideal BM25 score the passage reaches (0..1).
+    pub coverage: f32,
+    /// Its final retrieval score.
+    pub score: f32,
+}
+
+/// Why kefu did not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Nothing in the knowledge base matched.
+    NoEvidence,
+    /// Related passages exist but do not answer the question well enough.
+    LowConfidence,
+    /// The best passages disagree (different figures for the same statement).
+    ConflictingSources,
+    /// The question is far from anything the knowledge base covers.
+    OutOfScope,
+}
+
+/// A cited source of one sentence.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Citation {
+    /// The passage number shown as `[n]` (1-based, into `passages`).
+    pub n: usize,
+    pub chunk_id: String,
+    pub doc_id: String,
+    pub title: String,
+    pub heading_path: Vec<String>,
+    pub source: String,
+    /// Byte range of the supporting text in the source file.
+    pub span: (usize, usize),
+    /// The supporting text as the passage has it.
+    pub quote: String,
+}
+
+/// One sentence of an answer and what supports it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnswerSentence {
+    pub text: String,
+    pub citations: Vec<Citation>,
+}
+
+/// A passage an answer cites, numbered as in the answer's `[n]` markers.
+#[derive(Debug, Clone, Serialize)]
+pub struct CitedPassage {
+    pub n: usize,
+    pub chunk_id: String,
+    pub doc_id: String,
+    pub title: String,
+    pub heading_path: Vec<String>,
+    pub doc_type: String,
+    pub language: String,
+    pub source: String,
+    /// Byte range of the passage in the source file.
+    pub span: (usize, usize),
+    pub text: String,
+}
+
+/// What to tell the customer when kefu hands the question to a person.
+#[derive(Debug, Clone, Serialize)]
+pub struct Handoff {
+    pub message: String,
+}
+
+/// A composed answer (before timings are added).
+#[derive(Debug, Clone, Serialize)]
+pub struct Composed {
+    /// The language of the question (`en` or `zh`).
+    pub language: String,
+    /// The answer with `[n]` markers (the hand-off message when abstaining).
+    pub text: String,
+    pub sentences: Vec<AnswerSentence>,
+    pub passages: Vec<CitedPassage>,
+    /// Calibrated probability that the evidence answers the question.
+    pub confidence: f32,
+    pub abstained: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<Handoff>,
+    /// `extractive`, `llm`, or `extractive_fallback` (the LLM reply was not usable).
+    pub composer: String,
+    /// Remarks for the reader (evidence only in another language, say).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// The confidence signals, for tuning and calibration.
+    #[serde(skip)]
+    pub signals: Vec<f32>,
+}
+
+/// What the composer needs besides the evidence.
+pub struct Composer<'a> {
+    pub analyzer: &'a Analyzer,
+    /// Scores sentences by similarity when present (by word overlap alone otherwise);
+    /// embeds the sentences `sentence_vectors` lacks.
+    pub embedder: Option<&'a dyn Embedder>,
+    /// The generation's precomputed sentence vectors.
+    pub sentence_vectors: Option<&'a SentenceVectors>,
+    pub calibration: &'a Calibration,
+    pub options: ExtractOptions,
+}
+
+fn lang_name(l: Lang) -> &'static str {
+    l.as_str()
+}
+
+fn handoff(lang: Lang, reason: Reason) -> Handoff {
+    let message = match (lang, reason) {
+        (Lang::Zh, Reason::ConflictingSources) => {
+            "资料中的说法不一致，我不能确定答案。已为您转接人工客服核实。"
+        }
+        (Lang::Zh, _) => "抱歉，知识库中没有找到能回答这个问题的内容。已为您转接人工客服。",
+        (_, Reason::ConflictingSources) => {
+            "Our documents disagree on this, so I can't give a sure answer. Let me connect you with an agent who can check."
+        }
+        _ => "Sorry, I couldn't find this in our knowledge base. Let me connect you with an agent.",
+    };
+    Handoff {
+        message: message.to_string(),
+    }
+}
+
+impl Composer<'_> {
+    /// The confidence signals of a question's evidence and its best sentence.
+    fn signals(evidence: &[Evidence], best: Option<&extract::Scored>) -> Vec<f32> {
+        let cos: Vec<f32> = evidence.iter().filter_map(|e| e.cosine).collect();
+        let top_cos = cos.iter().copied().fold(0f32, f32::max);
+        let rest: Vec<f32> = cos.iter().skip(1).copied().collect();
+        let margin = if rest.is_empty() {
+            0.0
+        } else {
+            cos.first().copied().unwrap_or(0.0) - rest.iter().sum::<f32>() / rest.len() as f32
+        };
+        let top_cov = evidence.iter().map(|e| e.coverage).fold(0f32, f32::max);
+        vec![
+            top_cos,
+            top_cov,
+            best.map_or(0.0, |s| s.cosine),
+            best.map_or(0.0, |s| s.overlap),
+            margin,
+        ]
+    }
+
+    /// Cosine of each sentence with the question: from the precomputed vectors, the rest
+    /// embedded now (in one batch); empty when neither is available.
+    fn sentence_cosines(
+        &self,
+        q: &[f32],
+        evidence: &[Evidence],
+        sents: &[extract::Scored],
+    ) -> Result<Vec<f32>> {
+        let mut out: Vec<Option<f32>> = sents
+            .iter()
+            .map(|s| {
+                self.sentence_vectors
+                    .and_then(|sv| sv.cosine(evidence[s.passage].chunk.id, s.range, q))
+            })
+            .collect();
+        let missing: Vec<usize> = (0..sents.len()).filter(|&i| out[i].is_none()).collect();
+        if !missing.is_empty() {
+            let Some(e) = self.embedder else {
+                if missing.len() == sents.len() {
+                    return Ok(Vec::new());
+                }
+                // some vectors but not all: the others count as unrelated
+                return Ok(out.into_iter().map(|c| c.unwrap_or(0.0)).collect());
+            };
+            let texts: Vec<&str> = missing.iter().map(|&i| sents[i].text.as_str()).collect();
+            for (&i, v) in missing.iter().zip(e.embed_passages(&texts)?) {
+                out[i] = Some(cosine(q, &v));
+            }
+        }
+        Ok(out.into_iter().map(|c| c.unwrap_or(0.0)).collect())
+    }
+
+    /// Composes the answer to `question` from `evidence` (best first); `qvec` is the question's
+    /// vector when one was made.
+    pub fn compose(
+        &self,
+        question: &str,
+        qvec: Option<&[f32]>,
+        evidence: &[Evidence],
+    ) -> Result<Composed> {
+        let lang = Lang::detect(question);
+        let opts = &self.options;
+        let mut sents = extract::sentences(evidence, opts);
+        let cosines = match qvec {
+            Some(q) if !sents.is_empty() => self.sentence_cosines(q, evidence, &sents)?,
+            _ => Vec::new(),
+        };
+        let terms = extract::question_terms(self.analyzer, question);
+        extract::score(self.analyzer, &terms, &mut sents, &cosines);
+        let best = sents.iter().max_by(|a, b| a.score.total_cmp(&b.score));
+        let signals = Self::signals(evidence, best);
+        let mut out = Composed {
+            language: lang_name(lang).to_string(),
+            text: String::new(),
+            sentences: Vec::new(),
+            passages: Vec::new(),
+            confidence: 0.0,
+            abstained: true,
+            reason: None,
+            handoff: None,
+            composer: "extractive".into(),
+            notes: Vec::new(),
+            signals: signals.clone(),
+        };
+        let abstain = |mut out: Composed, reason: Reason| -> Composed {
+            let h = handoff(lang, reason);
+            out.text = h.message.clone();
+            out.abstained = true;
+            out.reason = Some(reason);
+            out.handoff = Some(h);
+            out.sentences.clear();
+            out
+        };
+        if evidence.is_empty() || sents.is_empty() {
+            return Ok(abstain(out, Reason::NoEvidence));
+        }
+        out.confidence = self.calibration.confidence(&signals);
+        // answer in the question's language when there is evidence in it
+        let same_language = sents.iter().any(|s| s.language == lang);
+        let picked = extract::select(&sents, same_language.then_some(lang), opts);
+        if !same_language {
+            out.notes.push(match lang {
+                Lang::Zh => "只找到英文资料，以下按原文引用。".to_string(),
+                Lang::En => {
+                    "Only Chinese sources were found; they are quoted as written.".to_string()
+                }
+            });
+        }
+        // number the cited passages in order of first citation
+        let mut numbered: Vec<usize> = Vec::new();
+        for s in &picked {
+            if !numbered.contains(&s.passage) {
+                numbered.push(s.passage);
+            }
+        }
+        out.passages = numbered
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| {
+                let c = &evidence[p].chunk;
+                CitedPassage {
+                    n: i + 1,
+                    chunk_id: c.id.to_string(),
+                    doc_id: c.meta.id.clone(),
+                    title: c.meta.title.clone(),
+                    heading_path: c.heading_path.clone(),
+                    doc_type: c.meta.doc_type.as_str().to_string(),
+                    language: c.language.as_str().to_string(),
+                    source: c.meta.source.clone(),
+                    span: c.span,
+                    text: c.text.clone(),
+                }
+            })
+            .collect();
+        let mut parts = Vec::new();
+        for s in &picked {
+            let n = numbered.iter().position(|p| *p == s.passage).unwrap_or(0) + 1;
+            let c = &evidence[s.passage].chunk;
+            out.sentences.push(AnswerSentence {
+                text: s.text.clone(),
+                citations: vec![Citation {
+                    n,
+                    chunk_id: c.id.to_string(),
+                    doc_id: c.meta.id.clone(),
+                    title: c.meta.title.clone(),
+                    heading_path: c.heading_path.clone(),
+                    source: c.meta.source.clone(),
+                    span: c.source_span(s.range.0, s.range.1),
+                    quote: s.text.clone(),
+                }],
+            });
+            parts.push(format!("{}[{n}]", s.text));
+        }
+        out.text = parts.join(if lang == Lang::Zh { "" } else { " " });
+        if out.confidence < self.calibration.threshold {
+            let reason = if out.confidence < self.calibration.threshold / 2.0 {
+                Reason::OutOfScope
+            } else {
+                Reason::LowConfidence
+            };
+            return Ok(abstain(out, reason));
+        }
+        // conflicts among the strong sentences (a conflicting one is often dropped from the
+        // answer as a near-repeat of the best, so look before that)
+        let top = picked.iter().map(|s| s.score).fold(0f32, f32::max);
+        let strong: Vec<&extract::Scored> = sents
+            .iter()
+            .filter(|s| s.score >= opts.keep_ratio * top && (!same_language || s.language == lang))
+            .collect();
+        for (i, a) in strong.iter().enumerate() {
+            for b in &strong[i + 1..] {
+                let (da, db) = (
+                    &evidence[a.passage].chunk.meta.id,
+                    &evidence[b.passage].chunk.meta.id,
+                );
+                if da != db && extract::conflicting(&a.text, &b.text) {
+                    return Ok(abstain(out, Reason::ConflictingSources));
+                }
+            }
+        }
+        out.abstained = false;
+        Ok(out)
+    }
+}
