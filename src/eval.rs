@@ -764,6 +764,8 @@ pub struct AnswerEval {
     pub answered: f64,
     /// Share of answers (abstention aside) whose citations include a gold passage.
     pub cited_gold: f64,
+    /// Share of questions with a gold passage among the evidence (the ceiling of `cited_gold`).
+    pub gold_in_evidence: f64,
     /// Mean ROUGE-L of the answer against the reference answer, and of the top passage.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rouge_l: Option<f64>,
@@ -812,6 +814,11 @@ pub fn evaluate_answers(
     // sentence vectors, embedded once per passage as the indexer would (not timed: the
     // product computes them when indexing)
     let mut memo: HashMap<ChunkId, crate::index::sentences::PassageSentences> = HashMap::new();
+    let centroid = prep
+        .vectors
+        .as_ref()
+        .map(|(_, v)| v.centroid())
+        .unwrap_or_default();
     let mut questions: Vec<(&str, &str, bool)> = ds
         .queries
         .iter()
@@ -828,7 +835,7 @@ pub fn evaluate_answers(
     }
     let mut signals = Vec::new();
     let mut confidences = Vec::new();
-    let (mut answered, mut cited, mut own) = (0usize, 0usize, 0usize);
+    let (mut answered, mut cited, mut own, mut in_evidence) = (0usize, 0usize, 0usize, 0usize);
     let (mut rouge, mut rouge_top, mut n_ref) = (0.0, 0.0, 0usize);
     let (mut span, mut span_top, mut n_span) = (0usize, 0usize, 0usize);
     let mut times = Vec::new();
@@ -898,7 +905,11 @@ pub fn evaluate_answers(
             calibration: &never,
             options: ExtractOptions::default(),
         };
-        let composed = composer.compose(text, Some(&q), &evidence)?;
+        let background = crate::answer::Background {
+            known_share: prep.reader.known_share(text, &config.search.boost)?,
+            centroid_cosine: Some(crate::index::vector::dot(&q, &centroid)),
+        };
+        let composed = composer.compose(text, Some(&q), &evidence, background)?;
         elapsed += t.elapsed();
         times.push(elapsed.as_secs_f64() * 1000.0);
         let confidence = calibration.confidence(&composed.signals);
@@ -929,6 +940,13 @@ pub fn evaluate_answers(
             .any(|p| gold.contains(&corpus_id(p)))
         {
             cited += 1;
+        }
+        if evidence.iter().any(|e| {
+            ds.corpus
+                .get(e.chunk.id.0 as usize)
+                .is_some_and(|x| gold.contains(&x.0))
+        }) {
+            in_evidence += 1;
         }
         let plain: String = composed
             .sentences
@@ -967,6 +985,7 @@ pub fn evaluate_answers(
             questions: own,
             answered: answered as f64 / own_f,
             cited_gold: cited as f64 / own_f,
+            gold_in_evidence: in_evidence as f64 / own_f,
             rouge_l: (n_ref > 0).then(|| rouge / n_ref as f64),
             rouge_l_top_passage: (n_ref > 0).then(|| rouge_top / n_ref as f64),
             span_contained: (n_span > 0).then(|| span as f64 / n_span as f64),

@@ -55,6 +55,9 @@ pub struct Engine {
     embedder: Option<Arc<dyn embed::Embedder>>,
     reranker: Option<Arc<rerank::Reranker>>,
     calibration: Arc<answer::Calibration>,
+    llm: Option<Arc<answer::llm::LlmClient>>,
+    /// The centroid of the generation's passage vectors (for answer confidence).
+    centroid: Option<Vec<f32>>,
 }
 
 /// A question to answer.
@@ -142,12 +145,20 @@ impl Engine {
             Some(p) => p.calibration.clone(),
             None => Arc::new(answer::Calibration::builtin()?),
         };
+        let llm = config
+            .answer
+            .llm
+            .as_ref()
+            .map(|l| Arc::new(answer::llm::LlmClient::new(l)));
+        let centroid = generation.vectors.as_ref().map(|v| v.centroid());
         Ok(Engine {
             config,
             generation,
             embedder,
             reranker,
             calibration,
+            llm,
+            centroid,
         })
     }
 
@@ -203,8 +214,14 @@ impl Engine {
     }
 
     /// Answers a question from the live generation: hybrid retrieval, reranking, and the
-    /// extractive composer with citations, or an abstention.
+    /// extractive composer with citations (or the LLM composer when `[answer.llm]` is set), or
+    /// an abstention.
     pub fn answer(&self, req: &AnswerRequest) -> Result<Answer> {
+        self.answer_streaming(req, &mut |_| true)
+    }
+
+    /// [`Engine::answer`], telling `sink` each sentence as soon as it is checked.
+    pub fn answer_streaming(&self, req: &AnswerRequest, sink: answer::Sink<'_>) -> Result<Answer> {
         let started = std::time::Instant::now();
         let sreq = SearchRequest {
             query: req.question.clone(),
@@ -245,8 +262,28 @@ impl Engine {
             calibration: &self.calibration,
             options: answer::ExtractOptions::default(),
         };
-        let composed =
-            composer.compose(&req.question, ranked.query_vector.as_deref(), &evidence)?;
+        let background = answer::Background {
+            known_share: lexical.known_share(&req.question, &self.config.search.boost)?,
+            centroid_cosine: match (&ranked.query_vector, &self.centroid) {
+                (Some(q), Some(c)) => Some(index::vector::dot(q, c)),
+                _ => None,
+            },
+        };
+        let composed = composer.compose(
+            &req.question,
+            ranked.query_vector.as_deref(),
+            &evidence,
+            background,
+        )?;
+        let composed = match (&self.llm, &self.config.answer.llm) {
+            (Some(client), Some(limits)) => {
+                composer.compose_llm(client, limits, &req.question, &evidence, composed, sink)
+            }
+            _ => {
+                answer::Composer::emit_all(&composed, sink);
+                composed
+            }
+        };
         let compose_ms = t.elapsed().as_secs_f64() * 1e3;
         Ok(Answer {
             question: req.question.clone(),

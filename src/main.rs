@@ -630,89 +630,116 @@ fn train_reranker(
         }
         data.push(set);
     }
-    let all: Vec<&train::SetData> = data.iter().collect();
-    // per penalty: 4-fold cross-validated nDCG@10 of every set (new questions of known sets)
-    // and the left-out nDCG@10 (a set never seen); the penalty is chosen by the former
-    let mut best: Option<(f64, f64)> = None;
-    let mut rows = Vec::new();
-    for &penalty in l2 {
+    // one model per question language, each with the penalty that gives its sets the best
+    // mean 4-fold cross-validated nDCG@10 (new questions of known sets); the left-out figure
+    // is the model trained on the language's other sets (a set never seen)
+    let fmt = |v: &[f64]| {
+        v.iter()
+            .map(|v| format!("{v:.4}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut models = Vec::new();
+    let mut table = Vec::new();
+    for lang in [kefu::ingest::Lang::En, kefu::ingest::Lang::Zh] {
+        let sets: Vec<&train::SetData> = data.iter().filter(|s| s.language == lang).collect();
+        if sets.is_empty() {
+            anyhow::bail!("no data set with {} questions to train on", lang.as_str());
+        }
+        let mut best: Option<(f64, f64, Vec<f64>, Vec<Option<f64>>)> = None;
+        for &penalty in l2 {
+            let opts = kefu::rerank::linear::TrainOptions {
+                l2: penalty,
+                ..Default::default()
+            };
+            let (cv, left_out) = rayon::join(
+                || train::cross_validate(&sets, 4, opts),
+                || -> kefu::Result<Vec<Option<f64>>> {
+                    use rayon::prelude::*;
+                    (0..sets.len())
+                        .into_par_iter()
+                        .map(|i| {
+                            let others: Vec<&train::SetData> = sets
+                                .iter()
+                                .enumerate()
+                                .filter(|(j, _)| *j != i)
+                                .map(|(_, s)| *s)
+                                .collect();
+                            if others.is_empty() {
+                                return Ok(None);
+                            }
+                            Ok(Some(train::ndcg(sets[i], Some(&train::train(&others, opts)?))))
+                        })
+                        .collect()
+                },
+            );
+            let (cv, left_out) = (cv?, left_out?);
+            let mean = cv.iter().sum::<f64>() / cv.len() as f64;
+            println!(
+                "{} l2 {penalty:<8} cross-validated: {} (mean {mean:.4})",
+                lang.as_str(),
+                fmt(&cv)
+            );
+            if best.as_ref().is_none_or(|b| mean > b.1) {
+                best = Some((penalty, mean, cv, left_out));
+            }
+        }
+        let Some((penalty, _, cv, left_out)) = best else {
+            anyhow::bail!("no L2 penalty given");
+        };
         let opts = kefu::rerank::linear::TrainOptions {
             l2: penalty,
             ..Default::default()
         };
-        let (cv, left_out) = rayon::join(
-            || train::cross_validate(&all, 4, opts),
-            || -> kefu::Result<Vec<f64>> {
-                use rayon::prelude::*;
-                (0..data.len())
-                    .into_par_iter()
-                    .map(|i| {
-                        let others: Vec<&train::SetData> = data
-                            .iter()
-                            .enumerate()
-                            .filter(|(j, _)| *j != i)
-                            .map(|(_, s)| s)
-                            .collect();
-                        Ok(train::ndcg(&data[i], Some(&train::train(&others, opts)?)))
-                    })
-                    .collect()
-            },
-        );
-        let (cv, left_out) = (cv?, left_out?);
-        let mean = cv.iter().sum::<f64>() / cv.len() as f64;
-        let fmt = |v: &[f64]| {
-            v.iter()
-                .map(|v| format!("{v:.4}"))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        println!(
-            "l2 {penalty:<8} cross-validated: {} (mean {mean:.4}); left out: {}",
-            fmt(&cv),
-            fmt(&left_out)
-        );
-        if best.is_none_or(|b| mean > b.1) {
-            best = Some((penalty, mean));
+        let model = train::train(&sets, opts)?;
+        println!("{}: chosen l2 {penalty}", lang.as_str());
+        for ((set, cv), lo) in sets.iter().zip(cv).zip(left_out) {
+            table.push((
+                set.name.clone(),
+                set.queries.len(),
+                train::ndcg(set, None),
+                cv,
+                lo,
+                train::ndcg(set, Some(&model)),
+            ));
         }
-        rows.push((penalty, cv, left_out));
+        models.push(model);
     }
-    let Some((penalty, _)) = best else {
-        anyhow::bail!("no L2 penalty given");
-    };
-    let Some((_, cv, left_out)) = rows.into_iter().find(|r| r.0 == penalty) else {
-        anyhow::bail!("the chosen penalty has no figures");
-    };
-    let opts = kefu::rerank::linear::TrainOptions {
-        l2: penalty,
-        ..Default::default()
-    };
-    let model = train::train(&all, opts)?;
-    println!("chosen l2 {penalty} (best mean cross-validated nDCG@10)");
     println!(
         "{:<18} {:>7} {:>8} {:>14} {:>9} {:>9}",
         "dataset", "queries", "hybrid", "cross-valid.", "left-out", "trained"
     );
-    for ((set, cv), lo) in data.iter().zip(&cv).zip(&left_out) {
+    for (name, n, hybrid, cv, lo, trained) in &table {
         println!(
-            "{:<18} {:>7} {:>8.4} {:>14.4} {:>9.4} {:>9.4}",
-            set.name,
-            set.queries.len(),
-            train::ndcg(set, None),
+            "{:<18} {:>7} {:>8.4} {:>14.4} {:>9} {:>9.4}",
+            name,
+            n,
+            hybrid,
             cv,
-            lo,
-            train::ndcg(set, Some(&model)),
+            lo.map_or("-".to_string(), |v| format!("{v:.4}")),
+            trained
         );
     }
-    let mut weights: Vec<(&String, f32)> = model
-        .features
-        .iter()
-        .zip(model.weights.iter().copied())
-        .collect();
-    weights.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-    println!("weights (standardised features, largest first):");
-    for (f, w) in weights {
-        println!("  {f:<18} {w:+.4}");
+    let (Some(zh), Some(en)) = (models.pop(), models.pop()) else {
+        anyhow::bail!("a language has no model");
+    };
+    for (lang, model) in [("en", &en), ("zh", &zh)] {
+        let mut weights: Vec<(&String, f32)> = model
+            .features
+            .iter()
+            .zip(model.weights.iter().copied())
+            .collect();
+        weights.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        println!("{lang} weights (standardised features, largest first):");
+        for (f, w) in weights.iter().take(12) {
+            println!("  {f:<18} {w:+.4}");
+        }
     }
+    let model = kefu::rerank::ModelFile {
+        version: 1,
+        en,
+        zh,
+    };
     let json = serde_json::to_string_pretty(&model)?;
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;

@@ -14,12 +14,14 @@ pub const BUILTIN: &str = include_str!("../../data/confidence.json");
 pub const VERSION: u32 = 1;
 
 /// Signal names, in the order of a signal vector.
-pub const SIGNALS: [&str; 5] = [
+pub const SIGNALS: [&str; 7] = [
     "top_cosine",
     "top_coverage",
     "sentence_cosine",
     "sentence_overlap",
     "cosine_margin",
+    "known_share",
+    "centroid_gap",
 ];
 
 /// A fitted calibration.

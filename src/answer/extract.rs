@@ -21,14 +21,20 @@ pub struct ExtractOptions {
     pub max_sentences: usize,
     /// A sentence joins the best one only when it scores at least this share of it.
     pub keep_ratio: f32,
+    /// The best sentence of each of this many leading passages is taken first…
+    pub diverse_passages: usize,
+    /// …when it scores at least this share of the best sentence.
+    pub diverse_ratio: f32,
 }
 
 impl Default for ExtractOptions {
     fn default() -> Self {
         ExtractOptions {
             passages: 5,
-            max_sentences: 3,
-            keep_ratio: 0.8,
+            max_sentences: 5,
+            keep_ratio: 0.7,
+            diverse_passages: 4,
+            diverse_ratio: 0.4,
         }
     }
 }
@@ -152,7 +158,7 @@ pub fn score(analyzer: &Analyzer, terms: &[String], sents: &mut [Scored], cosine
         s.score = if cosines.is_empty() {
             0.9 * s.overlap + 0.1 * prior
         } else {
-            0.55 * cos + 0.35 * s.overlap + 0.1 * prior
+            0.45 * cos + 0.3 * s.overlap + 0.25 * prior
         };
     }
 }
@@ -175,11 +181,27 @@ pub fn select(sents: &[Scored], language: Option<Lang>, opts: &ExtractOptions) -
         return Vec::new();
     };
     let mut picked: Vec<Scored> = Vec::new();
+    let repeats = |picked: &[Scored], s: &Scored| picked.iter().any(|p| dice(&p.text, &s.text) > 0.6);
+    // first the best sentence of each of the leading passages that has a good one (the
+    // ranker's best passages are more often right than any single sentence score), then the
+    // best of the rest
+    for p in 0..opts.diverse_passages {
+        if let Some(s) = order.iter().find(|s| s.passage == p) {
+            if picked.len() < opts.max_sentences
+                && s.score >= opts.diverse_ratio * best
+                && !repeats(&picked, s)
+            {
+                picked.push((*s).clone());
+            }
+        }
+    }
     for s in order {
         if picked.len() >= opts.max_sentences || s.score < opts.keep_ratio * best {
             break;
         }
-        if picked.iter().any(|p| dice(&p.text, &s.text) > 0.6) {
+        if picked.iter().any(|p| p.passage == s.passage && p.range == s.range)
+            || repeats(&picked, s)
+        {
             continue;
         }
         picked.push(s.clone());

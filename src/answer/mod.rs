@@ -5,6 +5,7 @@
 
 pub mod confidence;
 pub mod extract;
+pub mod llm;
 pub mod metrics;
 
 use serde::Serialize;
@@ -78,6 +79,7 @@ pub struct CitedPassage {
     pub heading_path: Vec<String>,
     pub doc_type: String,
     pub language: String,
+    pub audience: String,
     pub source: String,
     /// Byte range of the passage in the source file.
     pub span: (usize, usize),
@@ -116,6 +118,15 @@ pub struct Composed {
     pub signals: Vec<f32>,
 }
 
+/// What is known of the question beyond its evidence.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Background {
+    /// The idf-weighted share of the question's terms found anywhere in the knowledge base.
+    pub known_share: f32,
+    /// Cosine of the question with the centroid of all passages, when vectors exist.
+    pub centroid_cosine: Option<f32>,
+}
+
 /// What the composer needs besides the evidence.
 pub struct Composer<'a> {
     pub analyzer: &'a Analyzer,
@@ -150,7 +161,11 @@ fn handoff(lang: Lang, reason: Reason) -> Handoff {
 
 impl Composer<'_> {
     /// The confidence signals of a question's evidence and its best sentence.
-    fn signals(evidence: &[Evidence], best: Option<&extract::Scored>) -> Vec<f32> {
+    fn signals(
+        evidence: &[Evidence],
+        best: Option<&extract::Scored>,
+        background: Background,
+    ) -> Vec<f32> {
         let cos: Vec<f32> = evidence.iter().filter_map(|e| e.cosine).collect();
         let top_cos = cos.iter().copied().fold(0f32, f32::max);
         let rest: Vec<f32> = cos.iter().skip(1).copied().collect();
@@ -166,6 +181,10 @@ impl Composer<'_> {
             best.map_or(0.0, |s| s.cosine),
             best.map_or(0.0, |s| s.overlap),
             margin,
+            background.known_share,
+            background
+                .centroid_cosine
+                .map_or(0.0, |c| top_cos - c),
         ]
     }
 
@@ -208,6 +227,7 @@ impl Composer<'_> {
         question: &str,
         qvec: Option<&[f32]>,
         evidence: &[Evidence],
+        background: Background,
     ) -> Result<Composed> {
         let lang = Lang::detect(question);
         let opts = &self.options;
@@ -219,7 +239,7 @@ impl Composer<'_> {
         let terms = extract::question_terms(self.analyzer, question);
         extract::score(self.analyzer, &terms, &mut sents, &cosines);
         let best = sents.iter().max_by(|a, b| a.score.total_cmp(&b.score));
-        let signals = Self::signals(evidence, best);
+        let signals = Self::signals(evidence, best, background);
         let mut out = Composed {
             language: lang_name(lang).to_string(),
             text: String::new(),
@@ -267,21 +287,7 @@ impl Composer<'_> {
         out.passages = numbered
             .iter()
             .enumerate()
-            .map(|(i, &p)| {
-                let c = &evidence[p].chunk;
-                CitedPassage {
-                    n: i + 1,
-                    chunk_id: c.id.to_string(),
-                    doc_id: c.meta.id.clone(),
-                    title: c.meta.title.clone(),
-                    heading_path: c.heading_path.clone(),
-                    doc_type: c.meta.doc_type.as_str().to_string(),
-                    language: c.language.as_str().to_string(),
-                    source: c.meta.source.clone(),
-                    span: c.span,
-                    text: c.text.clone(),
-                }
-            })
+            .map(|(i, &p)| cited_passage(i + 1, &evidence[p].chunk))
             .collect();
         let mut parts = Vec::new();
         for s in &picked {
@@ -331,5 +337,191 @@ impl Composer<'_> {
         }
         out.abstained = false;
         Ok(out)
+    }
+}
+
+/// What a streaming caller is told as the answer forms.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum AnswerEvent {
+    /// A sentence, checked, with its citations.
+    Sentence { sentence: AnswerSentence },
+    /// Forget the sentences sent so far: the LLM reply was not usable and the extractive
+    /// answer follows.
+    Reset { reason: String },
+}
+
+/// Where events go (`false` back: the caller is gone, stop).
+pub type Sink<'a> = &'a mut dyn FnMut(AnswerEvent) -> bool;
+
+impl Composer<'_> {
+    /// Sends an answer's sentences to a streaming caller.
+    pub fn emit_all(composed: &Composed, sink: Sink<'_>) {
+        for s in &composed.sentences {
+            if !sink(AnswerEvent::Sentence {
+                sentence: s.clone(),
+            }) {
+                return;
+            }
+        }
+    }
+
+    /// The answer written by the LLM from `evidence` (all of it numbered), each sentence
+    /// checked as it arrives and sent to `sink`; the extractive answer (`extractive`, already
+    /// composed: its confidence and abstention stand) when the reply is not usable.
+    pub fn compose_llm(
+        &self,
+        client: &llm::LlmClient,
+        limits: &crate::config::LlmConfig,
+        question: &str,
+        evidence: &[Evidence],
+        extractive: Composed,
+        sink: Sink<'_>,
+    ) -> Composed {
+        if extractive.abstained {
+            return extractive;
+        }
+        let lang = Lang::detect(question);
+        let validator = llm::Validator {
+            analyzer: self.analyzer,
+            embedder: self.embedder,
+            sentence_vectors: self.sentence_vectors,
+            evidence,
+            min_overlap: limits.min_overlap,
+            min_similarity: limits.min_similarity,
+        };
+        let messages = llm::messages(question, lang, evidence);
+        let mut run = LlmRun {
+            validator: &validator,
+            held: None,
+            kept: Vec::new(),
+            dropped: Vec::new(),
+            sink,
+            gone: false,
+        };
+        let mut buffer = llm::SentenceBuffer::default();
+        let result = client.stream(&messages, &mut |piece| {
+            for s in buffer.push(piece) {
+                run.take(s);
+            }
+            !run.gone
+        });
+        let failure = match result {
+            Ok(ending) => {
+                if let Some(rest) = buffer.finish(ending == llm::Ending::Complete) {
+                    run.take(rest);
+                }
+                run.flush();
+                if ending == llm::Ending::CutOff {
+                    run.dropped.push(("(cut off)".into(), llm::Rejection::Unsupported));
+                }
+                let total = run.kept.len() + run.dropped.len();
+                let needed = ((total as f32) * limits.min_kept).ceil() as usize;
+                if run.kept.is_empty() || run.kept.len() < needed.max(1) {
+                    Some(format!(
+                        "{} of {} sentences of the LLM reply were cited and supported",
+                        run.kept.len(),
+                        total
+                    ))
+                } else {
+                    None
+                }
+            }
+            Err(e) => Some(e.to_string()),
+        };
+        let (kept, dropped, sink) = (run.kept, run.dropped, run.sink);
+        if let Some(reason) = failure {
+            tracing::warn!(%reason, "the LLM reply was not used; answering extractively");
+            let mut out = extractive;
+            out.composer = "extractive_fallback".into();
+            out.notes.push(format!("the LLM reply was not used: {reason}"));
+            if sink(AnswerEvent::Reset {
+                reason: reason.clone(),
+            }) {
+                Self::emit_all(&out, sink);
+            }
+            return out;
+        }
+        let mut out = extractive;
+        out.composer = "llm".into();
+        out.passages = evidence
+            .iter()
+            .enumerate()
+            .map(|(i, e)| cited_passage(i + 1, &e.chunk))
+            .collect();
+        out.text = kept
+            .iter()
+            .map(|s| {
+                let marks: String = s.citations.iter().map(|c| format!("[{}]", c.n)).collect();
+                format!("{}{marks}", s.text)
+            })
+            .collect::<Vec<_>>()
+            .join(if lang == Lang::Zh { "" } else { " " });
+        out.sentences = kept;
+        if !dropped.is_empty() {
+            out.notes.push(format!(
+                "{} sentence(s) of the LLM reply were removed (uncited, citing a passage not given, or not supported by the cited passage)",
+                dropped.len()
+            ));
+        }
+        out
+    }
+}
+
+/// A reply being checked sentence by sentence. One sentence is held back until the next one
+/// starts, because models often put the `[n]` after the full stop, at the start of what
+/// follows.
+struct LlmRun<'a, 'b> {
+    validator: &'a llm::Validator<'a>,
+    held: Option<String>,
+    kept: Vec<AnswerSentence>,
+    dropped: Vec<(String, llm::Rejection)>,
+    sink: Sink<'b>,
+    gone: bool,
+}
+
+impl LlmRun<'_, '_> {
+    fn take(&mut self, sentence: String) {
+        let mut parts = llm::reattach(vec![self.held.take().unwrap_or_default(), sentence]);
+        // `parts` is the held sentence (now with any markers moved onto it) and the new one
+        let new = parts.pop();
+        if let Some(prev) = parts.pop() {
+            self.held = Some(prev);
+            self.flush();
+        }
+        self.held = new;
+    }
+
+    fn flush(&mut self) {
+        let Some(s) = self.held.take() else {
+            return;
+        };
+        match self.validator.check(&s) {
+            Ok(sentence) => {
+                if !self.gone && !(self.sink)(AnswerEvent::Sentence {
+                    sentence: sentence.clone(),
+                }) {
+                    self.gone = true;
+                }
+                self.kept.push(sentence);
+            }
+            Err(why) => self.dropped.push((s, why)),
+        }
+    }
+}
+
+fn cited_passage(n: usize, c: &Chunk) -> CitedPassage {
+    CitedPassage {
+        n,
+        chunk_id: c.id.to_string(),
+        doc_id: c.meta.id.clone(),
+        title: c.meta.title.clone(),
+        heading_path: c.heading_path.clone(),
+        doc_type: c.meta.doc_type.as_str().to_string(),
+        language: c.language.as_str().to_string(),
+        audience: c.meta.audience.as_str().to_string(),
+        source: c.meta.source.clone(),
+        span: c.span,
+        text: c.text.clone(),
     }
 }

@@ -730,6 +730,17 @@ impl LexicalReader {
         Ok(out)
     }
 
+    /// The idf-weighted share of the question's terms that occur anywhere in the index (0 when
+    /// none does): low for a question about something the knowledge base never mentions.
+    pub fn known_share(&self, text: &str, profiles: &BoostProfiles) -> Result<f32> {
+        let b = profiles.for_query(text);
+        let (terms, ideal) = self.query_terms(text, b, true)?;
+        if ideal <= 0.0 {
+            return Ok(0.0);
+        }
+        Ok(terms.iter().map(|t| t.weight).sum::<f32>() / ideal)
+    }
+
     /// What each scored field contributes to the BM25 score of the passages at `addrs` for
     /// `text` (same weights as [`LexicalReader::search`], every query term the index knows,
     /// common ones included), each divided by the query's ideal score: per passage, in the

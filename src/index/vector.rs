@@ -395,6 +395,24 @@ impl VectorIndex {
             .zip(self.vectors.chunks_exact(self.dim))
     }
 
+    /// The mean of all vectors, normalised: what the knowledge base is about in general. A
+    /// question as close to this as to its best passage matches nothing in particular.
+    pub fn centroid(&self) -> Vec<f32> {
+        let mut c = vec![0f32; self.dim];
+        for v in self.vectors.chunks_exact(self.dim) {
+            for (a, b) in c.iter_mut().zip(v) {
+                *a += b;
+            }
+        }
+        let n = c.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if n > 0.0 {
+            for x in &mut c {
+                *x /= n;
+            }
+        }
+        c
+    }
+
     /// The stored vector of a passage.
     pub fn vector(&self, key: ChunkId) -> Option<&[f32]> {
         let i = *self.positions.get(&key)? as usize;

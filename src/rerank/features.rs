@@ -30,7 +30,7 @@ pub struct Candidate {
 }
 
 /// The feature names, in the order of a feature vector.
-pub const NAMES: [&str; 34] = [
+pub const NAMES: [&str; 31] = [
     "bm25_title",
     "bm25_heading",
     "bm25_body",
@@ -62,16 +62,14 @@ pub const NAMES: [&str; 34] = [
     "type_ticket",
     "age_years",
     "dated",
-    "zh_cosine_z",
-    "zh_bm25_z",
-    "zh_char_dice",
 ];
 
 /// The question, analysed once for all its candidates.
 pub struct Question {
     words: Vec<String>,
     idents: Vec<String>,
-    lang: Lang,
+    /// The question's language (the reranker has one model per language).
+    pub lang: Lang,
     bigrams: HashSet<(char, char)>,
     chars: usize,
 }
@@ -272,12 +270,6 @@ pub fn extract(
                 x.push(0.0);
             }
         }
-        // the same evidence weighs differently for Chinese questions (short, colloquial,
-        // sometimes answered in English): per-language corrections
-        let zh = if question.lang == Lang::Zh { 1.0 } else { 0.0 };
-        x.push(zh * cos_z[i]);
-        x.push(zh * bm25_z[i]);
-        x.push(zh * dice);
         debug_assert_eq!(x.len(), NAMES.len());
         out.push(x);
     }

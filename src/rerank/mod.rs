@@ -19,6 +19,7 @@ use crate::config::{BoostProfiles, Config};
 use crate::error::{Error, Result};
 use crate::index::lexical::{LexicalHit, LexicalReader};
 use crate::index::vector::{dot, VectorIndex};
+use crate::ingest::Lang;
 
 pub use features::{Candidate, Question};
 pub use linear::LinearModel;
@@ -26,9 +27,28 @@ pub use linear::LinearModel;
 /// The trained model shipped with kefu (`kefu rerank train` writes it).
 pub const BUILTIN_MODEL: &str = include_str!("../../data/rerank.json");
 
+/// The model file: one linear model per question language (Chinese questions are short and
+/// colloquial, or asked of English passages; the same evidence weighs differently).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+pub struct ModelFile {
+    pub version: u32,
+    pub en: LinearModel,
+    pub zh: LinearModel,
+}
+
+impl ModelFile {
+    /// The model for questions in `lang`.
+    pub fn for_lang(&self, lang: Lang) -> &LinearModel {
+        match lang {
+            Lang::Zh => &self.zh,
+            Lang::En => &self.en,
+        }
+    }
+}
+
 /// What scores the candidates.
 enum Scorer {
-    Linear(LinearModel),
+    Linear(ModelFile),
     Cross(Arc<cross::CrossEncoder>),
 }
 
@@ -47,16 +67,17 @@ impl Reranker {
 
     /// A linear model from its JSON form (`what` names it in errors).
     pub fn from_json(json: &str, what: &str, candidates: usize) -> Result<Reranker> {
-        let model: LinearModel = serde_json::from_str(json)
+        let model: ModelFile = serde_json::from_str(json)
             .map_err(|e| Error::config("rerank.model", format!("{what} is unreadable: {e}")))?;
         Self::linear(model, candidates)
     }
 
     /// A reranker scoring with `model`.
-    pub fn linear(model: LinearModel, candidates: usize) -> Result<Reranker> {
-        model
-            .check(&features::NAMES)
-            .map_err(|e| Error::config("rerank.model", e.to_string()))?;
+    pub fn linear(model: ModelFile, candidates: usize) -> Result<Reranker> {
+        for m in [&model.en, &model.zh] {
+            m.check(&features::NAMES)
+                .map_err(|e| Error::config("rerank.model", e.to_string()))?;
+        }
         Ok(Reranker {
             scorer: Scorer::Linear(model),
             candidates: candidates.max(1),
@@ -105,8 +126,9 @@ impl Reranker {
             return Ok(Vec::new());
         }
         let scores: Vec<f32> = match &self.scorer {
-            Scorer::Linear(model) => {
+            Scorer::Linear(models) => {
                 let q = Question::new(ctx.reader.analyzer(), text);
+                let model = models.for_lang(q.lang);
                 features::extract(ctx.reader, ctx.profiles, text, &q, &candidates, ctx.today)?
                     .iter()
                     .map(|x| model.score(x))

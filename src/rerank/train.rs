@@ -10,6 +10,7 @@ use crate::analyze::Analyzer;
 use crate::config::Config;
 use crate::embed::Embedder as _;
 use crate::error::{Error, Result};
+use crate::ingest::Lang;
 use crate::eval::{self, Dataset};
 
 use super::features::{self, Question};
@@ -33,6 +34,8 @@ pub struct SetData {
     pub name: String,
     /// The feature names the vectors follow.
     pub features: Vec<String>,
+    /// The language of most of its questions.
+    pub language: Lang,
     pub queries: Vec<QueryData>,
 }
 
@@ -100,9 +103,14 @@ pub fn collect(
     if progress {
         eprintln!("\r{}: {} questions", ds.name, judged.len());
     }
+    let zh = judged
+        .iter()
+        .filter(|(_, t)| Lang::detect(t) == Lang::Zh)
+        .count();
     Ok(SetData {
         name: ds.name.clone(),
         features: features::NAMES.iter().map(|s| s.to_string()).collect(),
+        language: if zh * 2 > judged.len() { Lang::Zh } else { Lang::En },
         queries,
     })
 }
@@ -178,6 +186,7 @@ pub fn cross_validate(sets: &[&SetData], folds: usize, opts: TrainOptions) -> Re
                     .map(|s| SetData {
                         name: s.name.clone(),
                         features: s.features.clone(),
+                        language: s.language,
                         queries: s
                             .queries
                             .iter()

@@ -10,18 +10,19 @@ use serde_json::{json, Value};
 
 use crate::{repo, Workspace};
 
-const BOT: &str = "test-bot-key-1";
-const AGENT: &str = "test-agent-key-1";
+pub const BOT: &str = "test-bot-key-1";
+pub const AGENT: &str = "test-agent-key-1";
 const WRITER: &str = "test-writer-key-1";
 const ADMIN: &str = "test-admin-key-1";
 
-struct Server {
+/// A `kefu serve` child process on a free port, killed when dropped.
+pub struct Server {
     child: Child,
     base: String,
 }
 
 impl Server {
-    fn start(ws: &Workspace, env: &[(&str, &str)]) -> Server {
+    pub fn start(ws: &Workspace, env: &[(&str, &str)]) -> Server {
         let server = Self::spawn(ws, env);
         let deadline = Instant::now() + Duration::from_secs(120);
         while server.call("GET", "/readyz", None, None).0 != 200 {
@@ -59,7 +60,7 @@ impl Server {
     }
 
     /// (status, JSON body or `null`) of a request.
-    fn call(
+    pub fn call(
         &self,
         method: &str,
         path: &str,
@@ -121,7 +122,7 @@ impl Drop for Server {
     }
 }
 
-fn code(v: &Value) -> &str {
+pub fn code(v: &Value) -> &str {
     v["error"]["code"].as_str().unwrap_or("")
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: they run the real `kefu` binary on the demo corpus and on folders they
 //! make, each with its own index folder.
 
+mod answer;
 mod corpus;
 mod eval;
 mod http;
