@@ -69,6 +69,9 @@ pub struct AnswerRequest {
     pub scope: retrieve::Scope,
     /// Passages retrieved as evidence.
     pub passages: usize,
+    /// Let the LLM composer write the answer when `[answer.llm]` is configured (false: always
+    /// extractive).
+    pub use_llm: bool,
 }
 
 /// Milliseconds spent in each stage of answering.
@@ -276,7 +279,7 @@ impl Engine {
             background,
         )?;
         let composed = match (&self.llm, &self.config.answer.llm) {
-            (Some(client), Some(limits)) => {
+            (Some(client), Some(limits)) if req.use_llm => {
                 composer.compose_llm(client, limits, &req.question, &evidence, composed, sink)
             }
             _ => {

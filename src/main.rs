@@ -68,6 +68,9 @@ enum Command {
         /// Answer only from what a support bot may see (public passages).
         #[arg(long)]
         public: bool,
+        /// Compose extractively even when an LLM is configured.
+        #[arg(long)]
+        extractive: bool,
         /// Print the answer as JSON.
         #[arg(long)]
         json: bool,
@@ -305,6 +308,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             question,
             filters,
             public,
+            extractive,
             json,
         } => {
             let filters = Filters::parse(&filters)?;
@@ -318,7 +322,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 } else {
                     kefu::retrieve::Scope::All
                 },
-                passages: 5,
+                passages: engine.config().answer.passages,
+                use_llm: !extractive,
             })?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&answer)?);

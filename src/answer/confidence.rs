@@ -195,6 +195,8 @@ mod tests {
                 base,
                 0.5,
                 0.01,
+                1.0,
+                0.05,
             ]);
             ys.push(answerable);
         }

@@ -279,15 +279,27 @@ mod tests {
         ];
         let picked = select(&cands, None, &ExtractOptions::default());
         let texts: Vec<&str> = picked.iter().map(|p| p.text.as_str()).collect();
-        // the near-duplicate of the best is dropped, the weak one is not reached, and the
-        // two kept are in reading order (passage 0 before passage 1)
+        // one of the two near-identical sentences is dropped, the weak one is left out, and
+        // the two kept are in reading order
         assert_eq!(
             texts,
             vec![
-                "The remote pairs again after the reset finishes.",
-                "Hold the power button for ten seconds to reset."
+                "Hold the power button for ten seconds to reset!",
+                "The remote pairs again after the reset finishes."
             ]
         );
+        // a leading passage's best sentence comes in although weaker than the others kept…
+        let diverse = vec![
+            s(0, 0, "Unplug the washer before cleaning the filter.", 0.9),
+            s(0, 50, "Open the flap at the bottom right of the front.", 0.88),
+            s(2, 0, "The drain pump filter catches coins and lint.", 0.45),
+            s(7, 0, "Unrelated sentence about television menus here.", 0.3),
+        ];
+        let picked = select(&diverse, None, &ExtractOptions::default());
+        assert_eq!(picked.len(), 3);
+        assert_eq!(picked[2].passage, 2);
+        // …but never a weak one from a passage beyond the leading ones
+        assert!(picked.iter().all(|p| p.passage != 7));
         // a language preference keeps only sentences in that language
         let zh = vec![
             s(0, 0, "按住电源键十秒即可重置。", 0.5),

@@ -310,11 +310,26 @@ impl SentenceBuffer {
     }
 
     /// The rest at the end of the reply (`complete`: the model finished, so the rest is a
-    /// whole sentence; else it was cut off and is dropped).
+    /// whole sentence; else it was cut off: only the citation markers it starts with, which
+    /// belong to the sentence before, are kept).
     pub fn finish(&mut self, complete: bool) -> Option<String> {
         let rest = std::mem::take(&mut self.pending);
         let rest = rest.trim();
-        (complete && !rest.is_empty()).then(|| rest.to_string())
+        if complete {
+            return (!rest.is_empty()).then(|| rest.to_string());
+        }
+        let mut markers = String::new();
+        let mut t = rest;
+        while let Some(after) = t.strip_prefix('[') {
+            let Some(close) = after.find(']') else { break };
+            let inner = &after[..close];
+            if inner.is_empty() || !inner.chars().all(|c| c.is_ascii_digit() || c == ',' || c == ' ') {
+                break;
+            }
+            markers.push_str(&t[..close + 2]);
+            t = after[close + 1..].trim_start();
+        }
+        (!markers.is_empty()).then_some(markers)
     }
 }
 
@@ -391,6 +406,9 @@ mod tests {
         );
         // cut off: the unfinished rest is dropped; complete: kept
         assert_eq!(b.finish(false), None);
+        let mut b = SentenceBuffer::default();
+        assert_eq!(b.push("It lasts 12 months. [1] In addition, the war"), vec!["It lasts 12 months."]);
+        assert_eq!(b.finish(false).as_deref(), Some("[1]"));
         let mut b = SentenceBuffer::default();
         b.push("Only one sentence [1]");
         assert_eq!(b.finish(true).as_deref(), Some("Only one sentence [1]"));

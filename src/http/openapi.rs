@@ -108,7 +108,9 @@ pub fn document() -> Value {
                 "AnswerRequest": {"type": "object", "required": ["question"], "additionalProperties": false, "properties": {
                     "question": {"type": "string"},
                     "filters": {"type": "object", "description": "as in SearchRequest"},
-                    "passages": {"type": "integer", "minimum": 1, "maximum": 50, "default": 5, "description": "passages retrieved as evidence"}
+                    "passages": {"type": "integer", "minimum": 1, "maximum": 50, "description": "passages retrieved as evidence (default answer.passages, 5)"},
+                    "composer": {"type": "string", "enum": ["extractive", "llm"], "description": "llm (the default when [answer.llm] is configured) or extractive"},
+                    "stream": {"type": "boolean", "default": false, "description": "server-sent events: `sentence` (each checked sentence with its citations), `reset` (the LLM reply was dropped; the extractive sentences follow), then `answer` (the whole AnswerResponse) or `error`"}
                 }},
                 "Citation": {"type": "object", "properties": {
                     "n": {"type": "integer", "description": "the [n] marker: index into passages (1-based)"},

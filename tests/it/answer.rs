@@ -2,10 +2,153 @@
 //! over part of the demo corpus, and `kefu ask`. Every citation is checked against the source
 //! file itself: the cited bytes must hold the quoted sentence.
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use serde_json::{json, Value};
 
 use crate::http::{code, Server, AGENT, BOT};
 use crate::{repo, text, Workspace};
+
+/// What the stand-in LLM server answers next.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Script {
+    /// Sentences copied from passage [1], each cited [1].
+    Good,
+    /// A supported sentence, then one the passages do not say (cited anyway).
+    HalfTrue,
+    /// Text without any [n].
+    Uncited,
+    /// A supported sentence cited as a passage that was not given.
+    WrongCitation,
+    /// Not an event stream at all.
+    Garbage,
+    /// Nothing for longer than kefu waits.
+    Slow,
+    /// A supported sentence, then the stream breaks off mid-sentence.
+    CutOff,
+}
+
+/// A small OpenAI-compatible chat-completions server that replies by script, over a real
+/// socket. It reads the prompt kefu sends, so that "good" replies can quote passage [1].
+struct StandIn {
+    base: String,
+    script: Arc<Mutex<Script>>,
+    /// The prompts received, in order.
+    prompts: Arc<Mutex<Vec<Value>>>,
+}
+
+fn first_sentence_of_passage_1(user: &str) -> String {
+    // "[1] title\ntext\n\n[2] …"
+    let after = user.split_once("[1] ").map_or("", |(_, a)| a);
+    let body = after.split_once('\n').map_or("", |(_, b)| b);
+    let body = body.split("\n\n").next().unwrap_or("");
+    // up to the first sentence end, as kefu splits sentences
+    let end = [". ", "; ", "? ", "! ", "\n"]
+        .iter()
+        .filter_map(|p| body.find(p).map(|i| i + 1))
+        .chain(["。", "；", "？", "！"].iter().filter_map(|p| body.find(p).map(|i| i + p.len())))
+        .min()
+        .unwrap_or(body.len());
+    body[..end].trim().to_string()
+}
+
+fn chunk(content: &str, finish: Option<&str>) -> String {
+    let v = json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}]});
+    format!("data: {v}\n\n")
+}
+
+impl StandIn {
+    fn start() -> StandIn {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}/v1", listener.local_addr().expect("addr"));
+        let script = Arc::new(Mutex::new(Script::Good));
+        let prompts = Arc::new(Mutex::new(Vec::new()));
+        let (s, p) = (script.clone(), prompts.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (s, p) = (s.clone(), p.clone());
+                std::thread::spawn(move || serve(stream, s, p));
+            }
+        });
+        StandIn {
+            base,
+            script,
+            prompts,
+        }
+    }
+
+    fn set(&self, s: Script) {
+        *self.script.lock().expect("lock") = s;
+    }
+}
+
+fn serve(mut stream: TcpStream, script: Arc<Mutex<Script>>, prompts: Arc<Mutex<Vec<Value>>>) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut length = 0usize;
+    let mut first = String::new();
+    if reader.read_line(&mut first).is_err() {
+        return;
+    }
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_err() || line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0u8; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    assert!(first.starts_with("POST /v1/chat/completions"), "{first}");
+    prompts.lock().expect("lock").push(req.clone());
+    let user = req["messages"][1]["content"].as_str().unwrap_or("").to_string();
+    let quote = first_sentence_of_passage_1(&user);
+    let script = *script.lock().expect("lock");
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
+    let mut out = String::from(head);
+    match script {
+        Script::Good => {
+            out.push_str(&chunk(&format!("{quote} [1]"), None));
+            out.push_str(&chunk("", Some("stop")));
+            out.push_str("data: [DONE]\n\n");
+        }
+        Script::HalfTrue => {
+            out.push_str(&chunk(&format!("{quote} [1] "), None));
+            out.push_str(&chunk("Every customer also receives a free trip to the moon [1].", None));
+            out.push_str(&chunk("", Some("stop")));
+            out.push_str("data: [DONE]\n\n");
+        }
+        Script::Uncited => {
+            out.push_str(&chunk("It is a great product. You will certainly love it.", Some("stop")));
+            out.push_str("data: [DONE]\n\n");
+        }
+        Script::WrongCitation => {
+            out.push_str(&chunk(&format!("{quote} [9]"), Some("stop")));
+            out.push_str("data: [DONE]\n\n");
+        }
+        Script::Garbage => {
+            out = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n<html><body>502 upstream</body></html>".into();
+        }
+        Script::Slow => {
+            let _ = stream.write_all(head.as_bytes());
+            std::thread::sleep(Duration::from_secs(4));
+            out = chunk(&format!("{quote} [1]"), Some("stop"));
+        }
+        Script::CutOff => {
+            out.push_str(&chunk(&format!("{quote} [1] "), None));
+            out.push_str(&chunk("In addition, the war", None));
+        }
+    }
+    let _ = stream.write_all(out.as_bytes());
+    let _ = stream.flush();
+}
 
 const FILES: &[&str] = &[
     "manuals/x9-pro-en.md",
@@ -32,6 +175,31 @@ fn norm(s: &str) -> String {
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)
         .collect()
+}
+
+/// An LLM answer: every sentence is cited, and each citation's span holds the passage sentence
+/// that supports it (the sentence itself is the model's wording).
+fn check_citations_llm(ws: &Workspace, a: &Value) {
+    assert_eq!(a["abstained"], false, "{a}");
+    let passages = a["passages"].as_array().expect("passages");
+    for s in a["sentences"].as_array().expect("sentences") {
+        let cits = s["citations"].as_array().expect("citations");
+        assert!(!cits.is_empty(), "{a}");
+        for c in cits {
+            let n = c["n"].as_u64().expect("n") as usize;
+            assert!(n >= 1 && n <= passages.len(), "{a}");
+            assert_eq!(passages[n - 1]["chunk_id"], c["chunk_id"], "{a}");
+            let span = c["span"].as_array().expect("span");
+            let (from, to) = (
+                span[0].as_u64().expect("from") as usize,
+                span[1].as_u64().expect("to") as usize,
+            );
+            let bytes = std::fs::read(ws.corpus.join(c["source"].as_str().expect("source")))
+                .expect("source file");
+            let cited = std::str::from_utf8(&bytes[from..to]).expect("utf-8 boundaries");
+            assert_eq!(norm(cited), norm(c["quote"].as_str().expect("quote")), "{a}");
+        }
+    }
 }
 
 /// Checks an answer's shape and that every citation points at bytes of its source file that
@@ -81,10 +249,21 @@ fn check_citations(ws: &Workspace, a: &Value) -> Vec<Value> {
 }
 
 #[test]
-fn answers_cite_their_sources_abstain_when_unanswerable_and_respect_audiences() {
+fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
     let ws = subset();
+    let llm = StandIn::start();
+    let mut config = std::fs::read_to_string(ws.config()).expect("config");
+    config.push_str(&format!(
+        "[answer.llm]\nbase_url = {:?}\nmodel = \"stand-in\"\ntimeout_ms = 1000\ntotal_timeout_ms = 3000\n",
+        llm.base
+    ));
+    std::fs::write(ws.config(), config).expect("write config");
     let server = Server::start(&ws, &[("KEFU__VECTOR__ENABLED", "true")]);
-    let ask = |key: &str, body: Value| -> Value {
+    // extractive unless a test says otherwise
+    let ask = |key: &str, mut body: Value| -> Value {
+        if body.get("composer").is_none() {
+            body["composer"] = json!("extractive");
+        }
         let (status, v) = server.call("POST", "/v1/answer", Some(key), Some(&body));
         assert_eq!(status, 200, "{v}");
         v
@@ -160,9 +339,87 @@ fn answers_cite_their_sources_abstain_when_unanswerable_and_respect_audiences() 
     let (status, _) = server.call("POST", "/v1/answer", None, Some(&json!({"question": "x"})));
     assert_eq!(status, 401);
 
+    // the LLM composer against the stand-in, in every scripted case
+    let q = "How long is the standard warranty on the X9 Pro?";
+    let llm_ask = |script: Script| -> Value {
+        llm.set(script);
+        let started = Instant::now();
+        let a = ask(AGENT, json!({"question": q, "composer": "llm"}));
+        assert!(started.elapsed() < Duration::from_secs(8), "{script:?} took too long");
+        a
+    };
+    let a = llm_ask(Script::Good);
+    assert_eq!(a["composer"], "llm", "{a}");
+    check_citations_llm(&ws, &a);
+    let prompt = llm.prompts.lock().expect("lock").last().cloned().expect("a prompt");
+    assert_eq!(prompt["temperature"], 0, "{prompt}");
+    assert!(prompt["messages"][0]["content"].as_str().unwrap_or("").contains("[1]"));
+    assert!(prompt["messages"][1]["content"].as_str().unwrap_or("").contains(q));
+    // a Chinese question gets a Chinese system prompt
+    llm.set(Script::Good);
+    ask(AGENT, json!({"question": "X9 Pro 的标准保修期是多久？", "composer": "llm"}));
+    let prompt = llm.prompts.lock().expect("lock").last().cloned().expect("a prompt");
+    assert!(prompt["messages"][0]["content"].as_str().unwrap_or("").contains("资料"), "{prompt}");
+
+    let a = llm_ask(Script::HalfTrue);
+    assert_eq!(a["composer"], "llm", "{a}");
+    assert_eq!(a["sentences"].as_array().map(Vec::len), Some(1), "{a}");
+    assert!(!a["text"].as_str().unwrap_or("").contains("moon"), "{a}");
+    assert!(a["notes"].to_string().contains("removed"), "{a}");
+    check_citations_llm(&ws, &a);
+
+    let a = llm_ask(Script::CutOff);
+    assert_eq!(a["composer"], "llm", "{a}");
+    assert_eq!(a["sentences"].as_array().map(Vec::len), Some(1), "{a}");
+    assert!(!a["text"].as_str().unwrap_or("").contains("war\""), "{a}");
+    check_citations_llm(&ws, &a);
+
+    for script in [Script::Uncited, Script::WrongCitation, Script::Garbage, Script::Slow] {
+        let a = llm_ask(script);
+        assert_eq!(a["composer"], "extractive_fallback", "{script:?}: {a}");
+        assert!(a["notes"].to_string().contains("LLM reply was not used"), "{a}");
+        check_citations(&ws, &a);
+    }
+
+    // streamed: checked sentences as events, then the whole answer
+    llm.set(Script::Good);
+    let body = json!({"question": q, "composer": "llm", "stream": true}).to_string();
+    let (status, events) = server.raw_with_type("POST", "/v1/answer", Some(AGENT), body);
+    assert_eq!(status, 200);
+    let names: Vec<&str> = events
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(names.first(), Some(&"sentence"), "{events}");
+    assert_eq!(names.last(), Some(&"answer"), "{events}");
+    let last = events
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .last()
+        .expect("data");
+    let a: Value = serde_json::from_str(last).expect("json");
+    assert_eq!(a["composer"], "llm", "{a}");
+    let first = events
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .next()
+        .expect("data");
+    let ev: Value = serde_json::from_str(first).expect("json");
+    assert_eq!(ev["sentence"]["citations"][0]["n"], 1, "{ev}");
+    // streamed fallback: a reset, then the extractive sentences
+    llm.set(Script::Uncited);
+    let body = json!({"question": q, "composer": "llm", "stream": true}).to_string();
+    let (_, events) = server.raw_with_type("POST", "/v1/answer", Some(AGENT), body);
+    let names: Vec<&str> = events
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(names.first(), Some(&"reset"), "{events}");
+    assert!(names.contains(&"sentence") && names.last() == Some(&"answer"), "{events}");
+
     // the command line gives the same kind of answer from the same index
     let out = ws
-        .cmd(&["ask", "How long is the standard warranty on the X9 Pro?", "--json"])
+        .cmd(&["ask", "How long is the standard warranty on the X9 Pro?", "--json", "--extractive"])
         .env("KEFU__VECTOR__ENABLED", "true")
         .output()
         .expect("run");

@@ -94,6 +94,17 @@ impl Server {
         }
     }
 
+    /// (status, body text) of a request with a JSON body, whatever the response type.
+    pub fn raw_with_type(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: String,
+    ) -> (u16, String) {
+        self.raw(method, path, key, Some(body))
+    }
+
     fn search(&self, key: &str, body: Value) -> Value {
         let (status, v) = self.call("POST", "/v1/search", Some(key), Some(&body));
         assert_eq!(status, 200, "{v}");
