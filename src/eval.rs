@@ -797,7 +797,7 @@ pub fn evaluate_answers(
     config: &Config,
     analyzer: &Arc<Analyzer>,
     reranker: &Reranker,
-    calibration: &crate::answer::Calibration,
+    calibrations: &crate::answer::Calibrations,
     progress: bool,
 ) -> Result<(AnswerEval, Vec<(Vec<f32>, bool)>)> {
     use crate::answer::{metrics, Composer, Evidence, ExtractOptions};
@@ -806,11 +806,6 @@ pub fn evaluate_answers(
         return Err(Error::Internal("no vectors prepared".into()));
     };
     let ctx = prep.rerank_context(config);
-    // quality is measured on every answer; abstention from the confidence afterwards
-    let never = crate::answer::Calibration {
-        threshold: f32::NEG_INFINITY,
-        ..calibration.clone()
-    };
     // sentence vectors, embedded once per passage as the indexer would (not timed: the
     // product computes them when indexing)
     let mut memo: HashMap<ChunkId, crate::index::sentences::PassageSentences> = HashMap::new();
@@ -898,6 +893,12 @@ pub fn evaluate_answers(
                 .collect(),
         )?;
         let t = Instant::now();
+        // quality is measured on every answer; abstention from the confidence afterwards
+        let calibration = calibrations.for_lang(Lang::detect(text));
+        let never = crate::answer::Calibration {
+            threshold: f32::NEG_INFINITY,
+            ..calibration.clone()
+        };
         let composer = Composer {
             analyzer,
             embedder: Some(embedder as &dyn crate::embed::Embedder),
@@ -914,7 +915,7 @@ pub fn evaluate_answers(
         times.push(elapsed.as_secs_f64() * 1000.0);
         let confidence = calibration.confidence(&composed.signals);
         signals.push((composed.signals.clone(), *answerable));
-        confidences.push((confidence, *answerable));
+        confidences.push((confidence, *answerable, calibration.threshold));
         if progress && (i + 1) % 100 == 0 {
             eprint!("\r{}: {}/{} questions", ds.name, i + 1, questions.len());
         }
@@ -973,7 +974,12 @@ pub fn evaluate_answers(
     }
     let own_f = own.max(1) as f64;
     let (ap, ar) = if negatives.is_some() {
-        let (p, r) = crate::answer::confidence::abstention(&confidences, calibration.threshold);
+        // each question against its own language's threshold
+        let shifted: Vec<(f32, bool)> = confidences
+            .iter()
+            .map(|(c, a, t)| (c - t, *a))
+            .collect();
+        let (p, r) = crate::answer::confidence::abstention(&shifted, 0.0);
         (Some(p), Some(r))
     } else {
         (None, None)

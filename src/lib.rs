@@ -54,7 +54,7 @@ pub struct Engine {
     generation: Generation,
     embedder: Option<Arc<dyn embed::Embedder>>,
     reranker: Option<Arc<rerank::Reranker>>,
-    calibration: Arc<answer::Calibration>,
+    calibration: Arc<answer::Calibrations>,
     llm: Option<Arc<answer::llm::LlmClient>>,
     /// The centroid of the generation's passage vectors (for answer confidence).
     centroid: Option<Vec<f32>>,
@@ -146,7 +146,7 @@ impl Engine {
         };
         let calibration = match previous {
             Some(p) => p.calibration.clone(),
-            None => Arc::new(answer::Calibration::builtin()?),
+            None => Arc::new(answer::Calibrations::builtin()?),
         };
         let llm = config
             .answer
@@ -262,7 +262,9 @@ impl Engine {
             analyzer: lexical.analyzer(),
             embedder: self.embedder.as_deref(),
             sentence_vectors: self.generation.sentences.as_ref(),
-            calibration: &self.calibration,
+            calibration: self
+                .calibration
+                .for_lang(ingest::Lang::detect(&req.question)),
             options: answer::ExtractOptions::default(),
         };
         let background = answer::Background {

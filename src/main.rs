@@ -424,7 +424,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 || kefu::rerank::Reranker::builtin(config.rerank.candidates),
                 Ok,
             )?;
-            let calibration = kefu::answer::Calibration::builtin()?;
+            let calibration = kefu::answer::Calibrations::builtin()?;
             let (r, _) = eval::evaluate_answers(
                 &ds,
                 neg.as_ref(),
@@ -518,10 +518,12 @@ fn calibrate_answers(
     min_precision: f64,
     out: &std::path::Path,
 ) -> anyhow::Result<()> {
-    use kefu::answer::{confidence, Calibration};
+    use kefu::answer::{confidence, Calibration, Calibrations};
+    use kefu::ingest::Lang;
     let analyzer = kefu::analyzer(config)?;
     let reranker = kefu::rerank::Reranker::builtin(config.rerank.candidates)?;
-    let current = Calibration::builtin()?;
+    let current = Calibrations::builtin()?;
+    // per pair: its language and each question's (signals, answerable)
     let mut per_pair = Vec::new();
     for pair in pairs {
         let (a, b) = pair
@@ -532,42 +534,69 @@ fn calibrate_answers(
             Dataset::load(&dir).with_context(|| format!("loading {}", dir.display()))
         };
         let (ds, neg) = (load(a)?, load(b)?);
-        let (figures, signals) = eval::evaluate_answers(
-            &ds,
-            Some(&neg),
-            config,
-            &analyzer,
-            &reranker,
-            &current,
-            true,
-        )?;
-        println!("{}", serde_json::to_string(&figures)?);
-        per_pair.push((pair.clone(), signals));
-    }
-    let (xs, ys): (Vec<Vec<f32>>, Vec<bool>) =
-        per_pair.iter().flat_map(|(_, s)| s.iter().cloned()).unzip();
-    let mut cal = Calibration::fit(&xs, &ys)?;
-    let scored: Vec<(f32, bool)> = xs
-        .iter()
-        .zip(&ys)
-        .map(|(x, y)| (cal.confidence(x), *y))
-        .collect();
-    cal.threshold = confidence::choose_threshold(&scored, min_precision);
-    let (p, r) = confidence::abstention(&scored, cal.threshold);
-    println!(
-        "threshold {:.3}: abstention precision {p:.3}, recall {r:.3} (all pairs)",
-        cal.threshold
-    );
-    for (pair, s) in &per_pair {
-        let scored: Vec<(f32, bool)> = s.iter().map(|(x, y)| (cal.confidence(x), *y)).collect();
-        let (p, r) = confidence::abstention(&scored, cal.threshold);
-        let answered = scored
+        let zh = ds
+            .queries
             .iter()
-            .filter(|(c, y)| *y && *c >= cal.threshold)
-            .count() as f64
+            .filter(|(_, t)| Lang::detect(t) == Lang::Zh)
+            .count();
+        let lang = if zh * 2 > ds.queries.len() {
+            Lang::Zh
+        } else {
+            Lang::En
+        };
+        let (figures, signals) =
+            eval::evaluate_answers(&ds, Some(&neg), config, &analyzer, &reranker, &current, true)?;
+        println!("{}", serde_json::to_string(&figures)?);
+        per_pair.push((pair.clone(), lang, signals));
+    }
+    let mut fitted = Vec::new();
+    for lang in [Lang::En, Lang::Zh] {
+        let (xs, ys): (Vec<Vec<f32>>, Vec<bool>) = per_pair
+            .iter()
+            .filter(|(_, l, _)| *l == lang)
+            .flat_map(|(_, _, s)| s.iter().cloned())
+            .unzip();
+        if xs.is_empty() {
+            anyhow::bail!("no pair with {} questions to calibrate on", lang.as_str());
+        }
+        let mut cal = Calibration::fit(&xs, &ys)?;
+        let scored: Vec<(f32, bool)> = xs
+            .iter()
+            .zip(&ys)
+            .map(|(x, y)| (cal.confidence(x), *y))
+            .collect();
+        cal.threshold = confidence::choose_threshold(&scored, min_precision);
+        let (p, r) = confidence::abstention(&scored, cal.threshold);
+        println!(
+            "{}: threshold {:.3}: abstention precision {p:.3}, recall {r:.3}",
+            lang.as_str(),
+            cal.threshold
+        );
+        fitted.push(cal);
+    }
+    let (Some(zh), Some(en)) = (fitted.pop(), fitted.pop()) else {
+        anyhow::bail!("a language has no calibration");
+    };
+    let cal = Calibrations {
+        version: confidence::VERSION,
+        en,
+        zh,
+    };
+    let mut all = Vec::new();
+    for (pair, lang, s) in &per_pair {
+        let c = cal.for_lang(*lang);
+        let scored: Vec<(f32, bool)> = s
+            .iter()
+            .map(|(x, y)| (c.confidence(x) - c.threshold, *y))
+            .collect();
+        let (p, r) = confidence::abstention(&scored, 0.0);
+        let answered = scored.iter().filter(|(c, y)| *y && *c >= 0.0).count() as f64
             / scored.iter().filter(|(_, y)| *y).count().max(1) as f64;
         println!("  {pair:<28} precision {p:.3} recall {r:.3}; answerable answered {answered:.3}");
+        all.extend(scored);
     }
+    let (p, r) = confidence::abstention(&all, 0.0);
+    println!("all pairs: abstention precision {p:.3}, recall {r:.3}");
     std::fs::write(out, serde_json::to_string_pretty(&cal)? + "\n")
         .with_context(|| format!("writing {}", out.display()))?;
     println!("calibration written to {}", out.display());

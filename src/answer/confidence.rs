@@ -24,6 +24,47 @@ pub const SIGNALS: [&str; 7] = [
     "centroid_gap",
 ];
 
+/// The calibrations shipped with kefu: one per question language (the same evidence means
+/// different things for a Chinese question over English passages and an English question).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Calibrations {
+    pub version: u32,
+    pub en: Calibration,
+    pub zh: Calibration,
+}
+
+impl Calibrations {
+    /// The built-in calibrations.
+    pub fn builtin() -> Result<Calibrations> {
+        Self::from_json(BUILTIN)
+    }
+
+    /// Reads and checks calibrations.
+    pub fn from_json(text: &str) -> Result<Calibrations> {
+        let c: Calibrations = serde_json::from_str(text).map_err(|e| {
+            Error::config("answer.calibration", format!("unreadable calibration: {e}"))
+        })?;
+        for one in [&c.en, &c.zh] {
+            one.check()?;
+        }
+        if c.version != VERSION {
+            return Err(Error::config(
+                "answer.calibration",
+                "the calibration file is of another version; run `kefu answer calibrate`",
+            ));
+        }
+        Ok(c)
+    }
+
+    /// The calibration for questions in `lang`.
+    pub fn for_lang(&self, lang: crate::ingest::Lang) -> &Calibration {
+        match lang {
+            crate::ingest::Lang::Zh => &self.zh,
+            crate::ingest::Lang::En => &self.en,
+        }
+    }
+}
+
 /// A fitted calibration.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Calibration {
@@ -36,26 +77,26 @@ pub struct Calibration {
 }
 
 impl Calibration {
-    /// The built-in calibration.
-    pub fn builtin() -> Result<Calibration> {
-        Self::from_json(BUILTIN)
-    }
-
     /// Reads and checks a calibration.
     pub fn from_json(text: &str) -> Result<Calibration> {
         let c: Calibration = serde_json::from_str(text).map_err(|e| {
             Error::config("answer.calibration", format!("unreadable calibration: {e}"))
         })?;
-        if c.version != VERSION
-            || c.signals.iter().map(String::as_str).ne(SIGNALS)
-            || c.weights.len() != SIGNALS.len()
+        c.check()?;
+        Ok(c)
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.version != VERSION
+            || self.signals.iter().map(String::as_str).ne(SIGNALS)
+            || self.weights.len() != SIGNALS.len()
         {
             return Err(Error::config(
                 "answer.calibration",
                 "the calibration was made for other signals; run `kefu answer calibrate`",
             ));
         }
-        Ok(c)
+        Ok(())
     }
 
     /// The probability that the question is answered by the evidence.

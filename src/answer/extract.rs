@@ -129,7 +129,14 @@ pub fn quotable_ranges(text: &str) -> Vec<(usize, usize)> {
 pub fn sentences(evidence: &[Evidence], opts: &ExtractOptions) -> Vec<Scored> {
     let mut out = Vec::new();
     for (pi, e) in evidence.iter().take(opts.passages).enumerate() {
-        let text = &e.chunk.text;
+        let c = &e.chunk;
+        let customer_side = c.meta.doc_type == crate::ingest::DocType::Ticket
+            && c.heading_path.len() == 1
+            && crate::ingest::ticket::PROBLEM_HEADINGS.contains(&c.heading_path[0].as_str());
+        if customer_side {
+            continue;
+        }
+        let text = &c.text;
         for (a, b) in quotable_ranges(text) {
             let s = &text[a..b];
             out.push(Scored {

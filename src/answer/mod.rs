@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::index::sentences::SentenceVectors;
 use crate::ingest::Lang;
 
-pub use confidence::Calibration;
+pub use confidence::{Calibration, Calibrations};
 pub use extract::ExtractOptions;
 
 /// A passage offered as evidence, with what retrieval knew of it.

@@ -13,6 +13,10 @@ use super::{
     Audience, BlockBuilder, BlockKind, DocMeta, DocType, Document, FileContext, Ingested, Lang,
 };
 
+/// The heading of a ticket's problem block (what the customer wrote), by language: answers
+/// quote resolutions, never a customer's description of the fault.
+pub const PROBLEM_HEADINGS: [&str; 2] = ["Problem", "问题"];
+
 /// One ticket as written in a JSONL file.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TicketRecord {
@@ -106,8 +110,8 @@ fn to_document(
         None => Audience::parse(&ctx.config.corpus.ticket_audience).unwrap_or(Audience::Internal),
     };
     let (problem_h, resolution_h, resolution_label) = match language {
-        Lang::Zh => ("问题", "处理结果", "处理结果："),
-        Lang::En => ("Problem", "Resolution", "Resolution: "),
+        Lang::Zh => (PROBLEM_HEADINGS[1], "处理结果", "处理结果："),
+        Lang::En => (PROBLEM_HEADINGS[0], "Resolution", "Resolution: "),
     };
     let mut blocks = Vec::new();
     // The whole thread comes from one JSON line or CSV rows: the text is not the source
