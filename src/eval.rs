@@ -788,6 +788,9 @@ pub struct AnswerEval {
     pub p50_ms: f64,
 }
 
+/// A question's confidence signals and whether it was answerable.
+pub type Labelled = (Vec<f32>, bool);
+
 /// Answers every judged question of `ds` (retrieval, reranking, the extractive composer) and,
 /// with `negatives`, that set's questions against `ds`'s corpus (unanswerable). Returns the
 /// figures and, per question, its confidence signals and whether it was answerable.
@@ -799,7 +802,7 @@ pub fn evaluate_answers(
     reranker: &Reranker,
     calibrations: &crate::answer::Calibrations,
     progress: bool,
-) -> Result<(AnswerEval, Vec<(Vec<f32>, bool)>)> {
+) -> Result<(AnswerEval, Vec<Labelled>)> {
     use crate::answer::{metrics, Composer, Evidence, ExtractOptions};
     let prep = prepare(ds, config, analyzer, progress, true)?;
     let Some((embedder, _)) = &prep.vectors else {
@@ -975,10 +978,7 @@ pub fn evaluate_answers(
     let own_f = own.max(1) as f64;
     let (ap, ar) = if negatives.is_some() {
         // each question against its own language's threshold
-        let shifted: Vec<(f32, bool)> = confidences
-            .iter()
-            .map(|(c, a, t)| (c - t, *a))
-            .collect();
+        let shifted: Vec<(f32, bool)> = confidences.iter().map(|(c, a, t)| (c - t, *a)).collect();
         let (p, r) = crate::answer::confidence::abstention(&shifted, 0.0);
         (Some(p), Some(r))
     } else {

@@ -102,8 +102,12 @@ pub fn dice(a: &str, b: &str) -> f32 {
     2.0 * x.intersection(&y).count() as f32 / (x.len() + y.len()) as f32
 }
 
-/// Whether a sentence is worth quoting: enough words, not a bare label.
+/// Whether a sentence is worth quoting: enough words, not a bare label, not a question.
 fn quotable(s: &str) -> bool {
+    // a question is not an answer ("could you check …?" in an agent's reply)
+    if s.ends_with('?') || s.ends_with('？') {
+        return false;
+    }
     let tokens = count_tokens(s);
     let cjk = s.chars().any(is_cjk);
     (cjk && tokens >= 5) || (!cjk && tokens >= 4)
@@ -188,7 +192,8 @@ pub fn select(sents: &[Scored], language: Option<Lang>, opts: &ExtractOptions) -
         return Vec::new();
     };
     let mut picked: Vec<Scored> = Vec::new();
-    let repeats = |picked: &[Scored], s: &Scored| picked.iter().any(|p| dice(&p.text, &s.text) > 0.6);
+    let repeats =
+        |picked: &[Scored], s: &Scored| picked.iter().any(|p| dice(&p.text, &s.text) > 0.6);
     // first the best sentence of each of the leading passages that has a good one (the
     // ranker's best passages are more often right than any single sentence score), then the
     // best of the rest
@@ -206,7 +211,9 @@ pub fn select(sents: &[Scored], language: Option<Lang>, opts: &ExtractOptions) -
         if picked.len() >= opts.max_sentences || s.score < opts.keep_ratio * best {
             break;
         }
-        if picked.iter().any(|p| p.passage == s.passage && p.range == s.range)
+        if picked
+            .iter()
+            .any(|p| p.passage == s.passage && p.range == s.range)
             || repeats(&picked, s)
         {
             continue;
@@ -298,7 +305,12 @@ mod tests {
         // a leading passage's best sentence comes in although weaker than the others kept…
         let diverse = vec![
             s(0, 0, "Unplug the washer before cleaning the filter.", 0.9),
-            s(0, 50, "Open the flap at the bottom right of the front.", 0.88),
+            s(
+                0,
+                50,
+                "Open the flap at the bottom right of the front.",
+                0.88,
+            ),
             s(2, 0, "The drain pump filter catches coins and lint.", 0.45),
             s(7, 0, "Unrelated sentence about television menus here.", 0.3),
         ];

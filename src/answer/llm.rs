@@ -60,7 +60,11 @@ impl LlmClient {
     /// Streams a completion, calling `on_text` with each piece of text; stops early when it
     /// returns false. Returns how the reply ended. Errors: the server unreachable, an HTTP
     /// error, a read timeout, or a stream that is not chat-completion chunks.
-    pub fn stream(&self, messages: &Value, on_text: &mut dyn FnMut(&str) -> bool) -> Result<Ending> {
+    pub fn stream(
+        &self,
+        messages: &Value,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Ending> {
         let url = format!(
             "{}/chat/completions",
             self.config.base_url.trim_end_matches('/')
@@ -97,7 +101,8 @@ impl LlmClient {
         let mut ending = Ending::CutOff;
         let mut got_chunk = false;
         for line in BufReader::new(resp.into_reader()).lines() {
-            let line = line.map_err(|e| Error::NotAvailable(format!("reading the LLM reply: {e}")))?;
+            let line =
+                line.map_err(|e| Error::NotAvailable(format!("reading the LLM reply: {e}")))?;
             let line = line.trim_end_matches('\r');
             let Some(data) = line.strip_prefix("data:") else {
                 continue;
@@ -107,13 +112,13 @@ impl LlmClient {
                 break;
             }
             let v: Value = serde_json::from_str(data).map_err(|_| {
-                Error::NotAvailable("the LLM reply is not a stream of chat-completion chunks".into())
+                Error::NotAvailable(
+                    "the LLM reply is not a stream of chat-completion chunks".into(),
+                )
             })?;
             let choice = &v["choices"][0];
             if choice.is_null() {
-                return Err(Error::NotAvailable(
-                    "the LLM reply has no choices".into(),
-                ));
+                return Err(Error::NotAvailable("the LLM reply has no choices".into()));
             }
             got_chunk = true;
             if let Some(t) = choice["delta"]["content"].as_str() {
@@ -228,15 +233,15 @@ impl Validator<'_> {
         if numbers.is_empty() {
             return Err(Rejection::Uncited);
         }
-        if let Some(&bad) = numbers
-            .iter()
-            .find(|&&n| n == 0 || n > self.evidence.len())
-        {
+        if let Some(&bad) = numbers.iter().find(|&&n| n == 0 || n > self.evidence.len()) {
             return Err(Rejection::UnknownCitation(bad));
         }
         let terms = extract::question_terms(self.analyzer, &text);
         let vector = match self.embedder {
-            Some(e) => e.embed_passages(&[text.as_str()]).ok().and_then(|mut v| v.pop()),
+            Some(e) => e
+                .embed_passages(&[text.as_str()])
+                .ok()
+                .and_then(|mut v| v.pop()),
             None => None,
         };
         let mut citations = Vec::new();
@@ -249,7 +254,10 @@ impl Validator<'_> {
             let mut best: Option<((usize, usize), f32)> = None;
             for range in extract::quotable_ranges(&c.text) {
                 let sim = match &vector {
-                    Some(v) => match self.sentence_vectors.and_then(|sv| sv.cosine(c.id, range, v)) {
+                    Some(v) => match self
+                        .sentence_vectors
+                        .and_then(|sv| sv.cosine(c.id, range, v))
+                    {
                         Some(s) => s,
                         None => extract::dice(&text, &c.text[range.0..range.1]),
                     },
@@ -263,7 +271,10 @@ impl Validator<'_> {
                 continue;
             };
             let similar = vector.is_some() && sim >= self.min_similarity;
-            if overlap >= self.min_overlap || (similar && overlap >= self.min_overlap / 2.0) || (similar && sim >= self.min_similarity + 0.05) {
+            if overlap >= self.min_overlap
+                || (similar && overlap >= self.min_overlap / 2.0)
+                || (similar && sim >= self.min_similarity + 0.05)
+            {
                 citations.push(Citation {
                     n,
                     chunk_id: c.id.to_string(),
@@ -323,7 +334,11 @@ impl SentenceBuffer {
         while let Some(after) = t.strip_prefix('[') {
             let Some(close) = after.find(']') else { break };
             let inner = &after[..close];
-            if inner.is_empty() || !inner.chars().all(|c| c.is_ascii_digit() || c == ',' || c == ' ') {
+            if inner.is_empty()
+                || !inner
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == ',' || c == ' ')
+            {
                 break;
             }
             markers.push_str(&t[..close + 2]);
@@ -344,7 +359,9 @@ pub fn reattach(sentences: Vec<String>) -> Vec<String> {
             let t = rest.trim_start();
             if let Some(after) = t.strip_prefix('[') {
                 if let Some(close) = after.find(']') {
-                    if after[..close].chars().all(|c| c.is_ascii_digit() || c == ',' || c == ' ')
+                    if after[..close]
+                        .chars()
+                        .all(|c| c.is_ascii_digit() || c == ',' || c == ' ')
                         && !after[..close].trim().is_empty()
                     {
                         lead.push_str(&t[..close + 2]);
@@ -397,23 +414,36 @@ mod tests {
     fn streamed_text_becomes_sentences() {
         let mut b = SentenceBuffer::default();
         let mut got = Vec::new();
-        for piece in ["The warr", "anty is 12 months [1]. Char", "gers get 6 months [2]. Th"] {
+        for piece in [
+            "The warr",
+            "anty is 12 months [1]. Char",
+            "gers get 6 months [2]. Th",
+        ] {
             got.extend(b.push(piece));
         }
         assert_eq!(
             got,
-            vec!["The warranty is 12 months [1].", "Chargers get 6 months [2]."]
+            vec![
+                "The warranty is 12 months [1].",
+                "Chargers get 6 months [2]."
+            ]
         );
         // cut off: the unfinished rest is dropped; complete: kept
         assert_eq!(b.finish(false), None);
         let mut b = SentenceBuffer::default();
-        assert_eq!(b.push("It lasts 12 months. [1] In addition, the war"), vec!["It lasts 12 months."]);
+        assert_eq!(
+            b.push("It lasts 12 months. [1] In addition, the war"),
+            vec!["It lasts 12 months."]
+        );
         assert_eq!(b.finish(false).as_deref(), Some("[1]"));
         let mut b = SentenceBuffer::default();
         b.push("Only one sentence [1]");
         assert_eq!(b.finish(true).as_deref(), Some("Only one sentence [1]"));
         assert_eq!(
-            reattach(vec!["It lasts 12 months.".into(), "[1] Chargers 6 months. [2]".into()]),
+            reattach(vec![
+                "It lasts 12 months.".into(),
+                "[1] Chargers 6 months. [2]".into()
+            ]),
             vec!["It lasts 12 months.[1]", "Chargers 6 months. [2]"]
         );
     }

@@ -182,9 +182,7 @@ impl Composer<'_> {
             best.map_or(0.0, |s| s.overlap),
             margin,
             background.known_share,
-            background
-                .centroid_cosine
-                .map_or(0.0, |c| top_cos - c),
+            background.centroid_cosine.map_or(0.0, |c| top_cos - c),
         ]
     }
 
@@ -413,7 +411,8 @@ impl Composer<'_> {
                 }
                 run.flush();
                 if ending == llm::Ending::CutOff {
-                    run.dropped.push(("(cut off)".into(), llm::Rejection::Unsupported));
+                    run.dropped
+                        .push(("(cut off)".into(), llm::Rejection::Unsupported));
                 }
                 let total = run.kept.len() + run.dropped.len();
                 let needed = ((total as f32) * limits.min_kept).ceil() as usize;
@@ -434,7 +433,8 @@ impl Composer<'_> {
             tracing::warn!(%reason, "the LLM reply was not used; answering extractively");
             let mut out = extractive;
             out.composer = "extractive_fallback".into();
-            out.notes.push(format!("the LLM reply was not used: {reason}"));
+            out.notes
+                .push(format!("the LLM reply was not used: {reason}"));
             if sink(AnswerEvent::Reset {
                 reason: reason.clone(),
             }) {
@@ -498,9 +498,11 @@ impl LlmRun<'_, '_> {
         };
         match self.validator.check(&s) {
             Ok(sentence) => {
-                if !self.gone && !(self.sink)(AnswerEvent::Sentence {
-                    sentence: sentence.clone(),
-                }) {
+                if !self.gone
+                    && !(self.sink)(AnswerEvent::Sentence {
+                        sentence: sentence.clone(),
+                    })
+                {
                     self.gone = true;
                 }
                 self.kept.push(sentence);

@@ -499,7 +499,10 @@ async fn answer(
             .max(Duration::from_millis(l.total_timeout_ms + 2000))
     });
     let (answer, generation) = state
-        .on_cpu_within(move || (engine.answer(&areq), engine.generation().number), limit)
+        .on_cpu_within(
+            move || (engine.answer(&areq), engine.generation().number),
+            limit,
+        )
         .await?;
     let answer = answer?;
     if let Some(ms) = answer.timings.embed_ms {

@@ -591,7 +591,9 @@ fn build_vectors(
     let mut texts_of: Vec<String> = Vec::new();
     let mut vectors: Vec<Option<Vec<f32>>> = Vec::new();
     let mut missing: Vec<(usize, [u8; 32])> = Vec::new();
-    let mut sentence_slots: Vec<(crate::chunk::ChunkId, Vec<((usize, usize), usize)>)> = Vec::new();
+    // per passage: its sentences' (range in the passage text, index into `vectors`)
+    type Slots = Vec<((usize, usize), usize)>;
+    let mut sentence_slots: Vec<(crate::chunk::ChunkId, Slots)> = Vec::new();
     let mut wanted = |text: String, kind: &[u8]| -> Result<usize> {
         let key = cache_key(kind, &text);
         let slot = vectors.len();

@@ -48,7 +48,7 @@ impl ModelFile {
 
 /// What scores the candidates.
 enum Scorer {
-    Linear(ModelFile),
+    Linear(Box<ModelFile>),
     Cross(Arc<cross::CrossEncoder>),
 }
 
@@ -79,7 +79,7 @@ impl Reranker {
                 .map_err(|e| Error::config("rerank.model", e.to_string()))?;
         }
         Ok(Reranker {
-            scorer: Scorer::Linear(model),
+            scorer: Scorer::Linear(Box::new(model)),
             candidates: candidates.max(1),
         })
     }

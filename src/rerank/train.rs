@@ -10,8 +10,8 @@ use crate::analyze::Analyzer;
 use crate::config::Config;
 use crate::embed::Embedder as _;
 use crate::error::{Error, Result};
-use crate::ingest::Lang;
 use crate::eval::{self, Dataset};
+use crate::ingest::Lang;
 
 use super::features::{self, Question};
 use super::linear::{Group, LinearModel, TrainOptions};
@@ -110,7 +110,11 @@ pub fn collect(
     Ok(SetData {
         name: ds.name.clone(),
         features: features::NAMES.iter().map(|s| s.to_string()).collect(),
-        language: if zh * 2 > judged.len() { Lang::Zh } else { Lang::En },
+        language: if zh * 2 > judged.len() {
+            Lang::Zh
+        } else {
+            Lang::En
+        },
         queries,
     })
 }

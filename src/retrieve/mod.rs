@@ -227,6 +227,15 @@ fn vector_candidates(
     Ok(hits)
 }
 
+/// A ranked passage not loaded yet: key, address when known, score, stage scores, cosine.
+type Pending = (
+    ChunkId,
+    Option<tantivy::DocAddress>,
+    f32,
+    StageScores,
+    Option<f32>,
+);
+
 /// A passage ranked by [`rank`], with what retrieval knew of it.
 #[derive(Debug, Clone)]
 pub struct Ranked {
@@ -334,14 +343,7 @@ pub fn rank(
     let depth = req.top_k.max(reranker.map_or(0, |r| r.candidates));
     let cand = fusion_config.candidates.max(depth);
     let lexical = &generation.lexical;
-    // (key, address when known, score, stage scores, cosine)
-    let mut ranked: Vec<(
-        ChunkId,
-        Option<tantivy::DocAddress>,
-        f32,
-        StageScores,
-        Option<f32>,
-    )> = Vec::new();
+    let mut ranked: Vec<Pending> = Vec::new();
     let mut reranked: Option<Vec<Ranked>> = None;
     match (mode, &qvec) {
         (Mode::Vector, Some(q)) => {

@@ -49,7 +49,11 @@ fn first_sentence_of_passage_1(user: &str) -> String {
     let end = [". ", "; ", "? ", "! ", "\n"]
         .iter()
         .filter_map(|p| body.find(p).map(|i| i + 1))
-        .chain(["。", "；", "？", "！"].iter().filter_map(|p| body.find(p).map(|i| i + p.len())))
+        .chain(
+            ["。", "；", "？", "！"]
+                .iter()
+                .filter_map(|p| body.find(p).map(|i| i + p.len())),
+        )
         .min()
         .unwrap_or(body.len());
     body[..end].trim().to_string()
@@ -108,7 +112,10 @@ fn serve(mut stream: TcpStream, script: Arc<Mutex<Script>>, prompts: Arc<Mutex<V
     let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     assert!(first.starts_with("POST /v1/chat/completions"), "{first}");
     prompts.lock().expect("lock").push(req.clone());
-    let user = req["messages"][1]["content"].as_str().unwrap_or("").to_string();
+    let user = req["messages"][1]["content"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     let quote = first_sentence_of_passage_1(&user);
     let script = *script.lock().expect("lock");
     let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
@@ -121,12 +128,18 @@ fn serve(mut stream: TcpStream, script: Arc<Mutex<Script>>, prompts: Arc<Mutex<V
         }
         Script::HalfTrue => {
             out.push_str(&chunk(&format!("{quote} [1] "), None));
-            out.push_str(&chunk("Every customer also receives a free trip to the moon [1].", None));
+            out.push_str(&chunk(
+                "Every customer also receives a free trip to the moon [1].",
+                None,
+            ));
             out.push_str(&chunk("", Some("stop")));
             out.push_str("data: [DONE]\n\n");
         }
         Script::Uncited => {
-            out.push_str(&chunk("It is a great product. You will certainly love it.", Some("stop")));
+            out.push_str(&chunk(
+                "It is a great product. You will certainly love it.",
+                Some("stop"),
+            ));
             out.push_str("data: [DONE]\n\n");
         }
         Script::WrongCitation => {
@@ -197,7 +210,11 @@ fn check_citations_llm(ws: &Workspace, a: &Value) {
             let bytes = std::fs::read(ws.corpus.join(c["source"].as_str().expect("source")))
                 .expect("source file");
             let cited = std::str::from_utf8(&bytes[from..to]).expect("utf-8 boundaries");
-            assert_eq!(norm(cited), norm(c["quote"].as_str().expect("quote")), "{a}");
+            assert_eq!(
+                norm(cited),
+                norm(c["quote"].as_str().expect("quote")),
+                "{a}"
+            );
         }
     }
 }
@@ -306,8 +323,14 @@ fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
             ["out_of_scope", "low_confidence", "no_evidence"].contains(&reason),
             "{q}: {a}"
         );
-        assert!(!a["handoff"]["message"].as_str().unwrap_or("").is_empty(), "{a}");
-        assert!(a["sentences"].as_array().expect("sentences").is_empty(), "{a}");
+        assert!(
+            !a["handoff"]["message"].as_str().unwrap_or("").is_empty(),
+            "{a}"
+        );
+        assert!(
+            a["sentences"].as_array().expect("sentences").is_empty(),
+            "{a}"
+        );
     }
 
     // the internal service bulletin answers an agent, never a bot
@@ -330,7 +353,10 @@ fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
         (json!({"question": ""}), 400),
         (json!({"question": "x", "colour": 1}), 400),
         (json!({"question": "warranty", "passages": 0}), 400),
-        (json!({"question": "warranty", "filters": {"colour": "red"}}), 400),
+        (
+            json!({"question": "warranty", "filters": {"colour": "red"}}),
+            400,
+        ),
     ] {
         let (status, v) = server.call("POST", "/v1/answer", Some(AGENT), Some(&body));
         assert_eq!(status, want, "{body}: {v}");
@@ -345,21 +371,51 @@ fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
         llm.set(script);
         let started = Instant::now();
         let a = ask(AGENT, json!({"question": q, "composer": "llm"}));
-        assert!(started.elapsed() < Duration::from_secs(8), "{script:?} took too long");
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{script:?} took too long"
+        );
         a
     };
     let a = llm_ask(Script::Good);
     assert_eq!(a["composer"], "llm", "{a}");
     check_citations_llm(&ws, &a);
-    let prompt = llm.prompts.lock().expect("lock").last().cloned().expect("a prompt");
+    let prompt = llm
+        .prompts
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("a prompt");
     assert_eq!(prompt["temperature"], 0, "{prompt}");
-    assert!(prompt["messages"][0]["content"].as_str().unwrap_or("").contains("[1]"));
-    assert!(prompt["messages"][1]["content"].as_str().unwrap_or("").contains(q));
+    assert!(prompt["messages"][0]["content"]
+        .as_str()
+        .unwrap_or("")
+        .contains("[1]"));
+    assert!(prompt["messages"][1]["content"]
+        .as_str()
+        .unwrap_or("")
+        .contains(q));
     // a Chinese question gets a Chinese system prompt
     llm.set(Script::Good);
-    ask(AGENT, json!({"question": "X9 Pro 的标准保修期是多久？", "composer": "llm"}));
-    let prompt = llm.prompts.lock().expect("lock").last().cloned().expect("a prompt");
-    assert!(prompt["messages"][0]["content"].as_str().unwrap_or("").contains("资料"), "{prompt}");
+    ask(
+        AGENT,
+        json!({"question": "X9 Pro 的标准保修期是多久？", "composer": "llm"}),
+    );
+    let prompt = llm
+        .prompts
+        .lock()
+        .expect("lock")
+        .last()
+        .cloned()
+        .expect("a prompt");
+    assert!(
+        prompt["messages"][0]["content"]
+            .as_str()
+            .unwrap_or("")
+            .contains("资料"),
+        "{prompt}"
+    );
 
     let a = llm_ask(Script::HalfTrue);
     assert_eq!(a["composer"], "llm", "{a}");
@@ -374,10 +430,18 @@ fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
     assert!(!a["text"].as_str().unwrap_or("").contains("war\""), "{a}");
     check_citations_llm(&ws, &a);
 
-    for script in [Script::Uncited, Script::WrongCitation, Script::Garbage, Script::Slow] {
+    for script in [
+        Script::Uncited,
+        Script::WrongCitation,
+        Script::Garbage,
+        Script::Slow,
+    ] {
         let a = llm_ask(script);
         assert_eq!(a["composer"], "extractive_fallback", "{script:?}: {a}");
-        assert!(a["notes"].to_string().contains("LLM reply was not used"), "{a}");
+        assert!(
+            a["notes"].to_string().contains("LLM reply was not used"),
+            "{a}"
+        );
         check_citations(&ws, &a);
     }
 
@@ -394,8 +458,8 @@ fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
     assert_eq!(names.last(), Some(&"answer"), "{events}");
     let last = events
         .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .last()
+        .rev()
+        .find_map(|l| l.strip_prefix("data: "))
         .expect("data");
     let a: Value = serde_json::from_str(last).expect("json");
     assert_eq!(a["composer"], "llm", "{a}");
@@ -415,11 +479,19 @@ fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
         .filter_map(|l| l.strip_prefix("event: "))
         .collect();
     assert_eq!(names.first(), Some(&"reset"), "{events}");
-    assert!(names.contains(&"sentence") && names.last() == Some(&"answer"), "{events}");
+    assert!(
+        names.contains(&"sentence") && names.last() == Some(&"answer"),
+        "{events}"
+    );
 
     // the command line gives the same kind of answer from the same index
     let out = ws
-        .cmd(&["ask", "How long is the standard warranty on the X9 Pro?", "--json", "--extractive"])
+        .cmd(&[
+            "ask",
+            "How long is the standard warranty on the X9 Pro?",
+            "--json",
+            "--extractive",
+        ])
         .env("KEFU__VECTOR__ENABLED", "true")
         .output()
         .expect("run");

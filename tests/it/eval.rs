@@ -74,7 +74,10 @@ fn eval_reports_metrics_and_skips_self_hits() {
         .iter()
         .map(|r| r["mode"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(modes, vec!["bm25", "vector", "hybrid"]);
+    assert_eq!(modes, vec!["bm25", "vector", "hybrid", "rerank"]);
+    // reranking keeps the judged passage on top here, and reports its own step's time
+    assert_eq!(rows[3]["ndcg@10"].as_f64(), Some(1.0), "{}", rows[3]);
+    assert!(rows[3]["rerank_p50_ms"].as_f64().is_some(), "{}", rows[3]);
     assert!(
         rows[1]["ndcg@10"].as_f64().unwrap_or(0.0) >= 0.6,
         "{}",
