@@ -136,6 +136,10 @@ enum AnswerAction {
         /// Least abstention precision the threshold must give.
         #[arg(long, default_value_t = 0.9)]
         min_precision: f64,
+        /// Least abstention recall; the lowest threshold giving both is chosen (answering as
+        /// many answerable questions as possible).
+        #[arg(long, default_value_t = 0.75)]
+        min_recall: f64,
         /// Where to write the calibration.
         #[arg(long, value_name = "FILE", default_value = "data/confidence.json")]
         out: PathBuf,
@@ -397,10 +401,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     eval_dir,
                     pairs,
                     min_precision,
+                    min_recall,
                     out,
                 },
         } => {
-            calibrate_answers(&config, &eval_dir, &pairs, min_precision, &out)?;
+            calibrate_answers(&config, &eval_dir, &pairs, min_precision, min_recall, &out)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval {
@@ -516,6 +521,7 @@ fn calibrate_answers(
     eval_dir: &std::path::Path,
     pairs: &[String],
     min_precision: f64,
+    min_recall: f64,
     out: &std::path::Path,
 ) -> anyhow::Result<()> {
     use kefu::answer::{confidence, Calibration, Calibrations};
@@ -572,7 +578,7 @@ fn calibrate_answers(
             .zip(&ys)
             .map(|(x, y)| (cal.confidence(x), *y))
             .collect();
-        cal.threshold = confidence::choose_threshold(&scored, min_precision);
+        cal.threshold = confidence::choose_threshold(&scored, min_precision, min_recall);
         let (p, r) = confidence::abstention(&scored, cal.threshold);
         println!(
             "{}: threshold {:.3}: abstention precision {p:.3}, recall {r:.3}",

@@ -195,18 +195,23 @@ pub fn abstention(scores: &[(f32, bool)], threshold: f32) -> (f64, f64) {
     (precision, recall)
 }
 
-/// The threshold to abstain below: the highest abstention recall whose precision is at least
-/// `min_precision` (answering as many answerable questions as that allows); without one, the
-/// threshold of best precision.
-pub fn choose_threshold(scores: &[(f32, bool)], min_precision: f64) -> f32 {
+/// The threshold to abstain below. Among thresholds whose abstention precision is at least
+/// `min_precision` and recall at least `min_recall`, the lowest (it answers the most answerable
+/// questions); failing that, the highest recall at `min_precision`; failing that, the best
+/// precision.
+pub fn choose_threshold(scores: &[(f32, bool)], min_precision: f64, min_recall: f64) -> f32 {
     let mut cuts: Vec<f32> = scores.iter().map(|(c, _)| *c).collect();
     cuts.sort_by(f32::total_cmp);
     cuts.dedup();
+    let mut lowest: Option<f32> = None;
     let mut best: Option<(f64, f32)> = None;
     let mut fallback: Option<(f64, f32)> = None;
     for w in cuts.windows(2) {
         let t = (w[0] + w[1]) / 2.0;
         let (p, r) = abstention(scores, t);
+        if p >= min_precision && r >= min_recall && lowest.is_none() {
+            lowest = Some(t);
+        }
         if p >= min_precision && best.is_none_or(|b| r > b.0) {
             best = Some((r, t));
         }
@@ -214,7 +219,10 @@ pub fn choose_threshold(scores: &[(f32, bool)], min_precision: f64) -> f32 {
             fallback = Some((p, t));
         }
     }
-    best.or(fallback).map_or(0.5, |b| b.1)
+    lowest
+        .or(best.map(|b| b.1))
+        .or(fallback.map(|f| f.1))
+        .unwrap_or(0.5)
 }
 
 #[cfg(test)]
@@ -257,9 +265,13 @@ mod tests {
             mean(true),
             mean(false)
         );
-        c.threshold = choose_threshold(&scores, 0.9);
+        c.threshold = choose_threshold(&scores, 0.9, 0.7);
         let (p, r) = abstention(&scores, c.threshold);
-        assert!(p >= 0.9 && r > 0.8, "precision {p} recall {r}");
+        assert!(p >= 0.9 && r >= 0.7, "precision {p} recall {r}");
+        // the lowest such threshold: a lower one would miss the recall
+        let lower = c.threshold - 0.02;
+        let (p2, r2) = abstention(&scores, lower);
+        assert!(r2 < 0.7 || p2 < 0.9 || lower < 0.0, "{p2} {r2}");
         // round trip through JSON
         let back =
             Calibration::from_json(&serde_json::to_string(&c).expect("json")).expect("reads");

@@ -184,6 +184,23 @@ impl Graph {
 
     /// Serialises the model: int64 inputs `[batch, seq]`, one float output `[batch, seq, hidden]`.
     pub fn model(self, inputs: &[&str], output: (&str, usize), opset: i64) -> Vec<u8> {
+        self.model_with_output(
+            inputs,
+            output.0,
+            &[Err("batch"), Err("seq"), Ok(output.1)],
+            opset,
+        )
+    }
+
+    /// Serialises the model with int64 inputs `[batch, seq]` and one float output of the given
+    /// dimensions (a number, or a symbolic name).
+    pub fn model_with_output(
+        self,
+        inputs: &[&str],
+        output: &str,
+        dims: &[Result<usize, &str>],
+        opset: i64,
+    ) -> Vec<u8> {
         let value_info = |name: &str, elem: i64, dims: &[Result<usize, &str>]| {
             let mut shape = Pb::default();
             for d in dims {
@@ -216,10 +233,7 @@ impl Graph {
         for i in inputs {
             g.msg(11, value_info(i, INT64, &[Err("batch"), Err("seq")]));
         }
-        g.msg(
-            12,
-            value_info(output.0, FLOAT, &[Err("batch"), Err("seq"), Ok(output.1)]),
-        );
+        g.msg(12, value_info(output, FLOAT, dims));
         let mut m = Pb::default();
         m.int(1, 8); // IR version 8
         m.string(2, "kefu");

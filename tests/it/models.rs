@@ -112,3 +112,71 @@ fn a_chinese_question_is_closer_to_its_english_translation_than_to_an_unrelated_
         .expect("embed");
     assert!(cosine(&again[0], &p[2]) > 0.9999);
 }
+
+/// A user-supplied cross-encoder runs through fastembed's user-defined reranker on kefu's ONNX
+/// Runtime. The model here is a tiny real ONNX graph written for the test (its "relevance" is
+/// the mean token id over the attention mask, so the expected order is known), with the e5
+/// tokenizer; what is tested is kefu's loading, scoring and ordering, not a model's quality.
+#[test]
+fn a_configured_cross_encoder_scores_and_orders_candidates() {
+    use kefu::models::onnx::{Attr, Graph};
+    let config = Config::default();
+    let files = kefu::models::ensure(&config, false).expect("models");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut g = Graph::default();
+    let ids = g.op("Cast", &["input_ids"], &[("to", Attr::Int(1))], "ids");
+    let mask = g.op("Cast", &["attention_mask"], &[("to", Attr::Int(1))], "mask");
+    let masked = g.op("Mul", &[ids.as_str(), mask.as_str()], &[], "masked");
+    let axes = g.ints("axes", &[1]);
+    let sum = g.op(
+        "ReduceSum",
+        &[masked.as_str(), axes.as_str()],
+        &[("keepdims", Attr::Int(1))],
+        "sum",
+    );
+    let count = g.op(
+        "ReduceSum",
+        &[mask.as_str(), axes.as_str()],
+        &[("keepdims", Attr::Int(1))],
+        "count",
+    );
+    g.op_to("Div", &[sum.as_str(), count.as_str()], &[], "logits");
+    let onnx = g.model_with_output(
+        &["input_ids", "attention_mask"],
+        "logits",
+        &[Err("batch"), Ok(1)],
+        17,
+    );
+    let model_path = dir.path().join("model.onnx");
+    std::fs::write(&model_path, onnx).expect("write model");
+    std::fs::copy(&files.tokenizer, dir.path().join("tokenizer.json")).expect("tokenizer");
+    let ce = kefu::config::CrossEncoderConfig {
+        onnx: model_path,
+        tokenizer: dir.path().to_path_buf(),
+        max_length: 64,
+        threads: 1,
+    };
+    let model = kefu::rerank::cross::CrossEncoder::load(&ce, &config).expect("loads");
+    let passages = ["a a a a", "zebra xylophone quagmire", "a"];
+    let scores = model.score("a", &passages).expect("scores");
+    assert_eq!(scores.len(), 3);
+    assert!(scores.iter().all(|s| s.is_finite()), "{scores:?}");
+    // rarer words have larger token ids: the second passage scores highest, and the two
+    // passages of only "a" score alike up to the special tokens' share
+    assert!(scores[1] > scores[0] && scores[1] > scores[2], "{scores:?}");
+    // the configured reranker is the cross-encoder
+    let mut cfg = config.clone();
+    cfg.rerank.cross_encoder = Some(ce.clone());
+    let rr = kefu::rerank::Reranker::from_config(&cfg)
+        .expect("loads")
+        .expect("enabled");
+    assert_eq!(rr.kind(), "cross-encoder");
+    // a missing model file is an error naming it
+    let mut bad = ce;
+    bad.onnx = dir.path().join("missing.onnx");
+    let err = kefu::rerank::cross::CrossEncoder::load(&bad, &config)
+        .err()
+        .expect("fails")
+        .to_string();
+    assert!(err.contains("missing.onnx"), "{err}");
+}
