@@ -314,7 +314,7 @@ fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
     // unanswerable: abstains with a reason and a hand-off
     for q in [
         "What is the boiling point of liquid nitrogen in Kelvin?",
-        "明天上海的天气怎么样？",
+        "红烧肉怎么做才好吃？",
     ] {
         let a = ask(BOT, json!({"question": q}));
         assert_eq!(a["abstained"], true, "{q}: {a}");
