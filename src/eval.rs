@@ -165,6 +165,22 @@ impl Dataset {
     }
 }
 
+impl Dataset {
+    /// The language of most of its questions.
+    pub fn language(&self) -> Lang {
+        let zh = self
+            .queries
+            .iter()
+            .filter(|(_, t)| Lang::detect(t) == Lang::Zh)
+            .count();
+        if zh * 2 > self.queries.len() {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
+    }
+}
+
 /// nDCG@k with binary relevance.
 pub fn ndcg_at(ranked: &[&str], relevant: &HashSet<String>, k: usize) -> f64 {
     let dcg: f64 = ranked
@@ -859,20 +875,14 @@ pub fn evaluate_answers(
             })
             .take(5)
             .collect();
-        let addrs: Vec<_> = top.iter().map(|(c, _)| c.addr).collect();
-        let cov = prep
-            .reader
-            .field_scores(text, &config.search.boost, &addrs)?;
-        let evidence: Vec<Evidence> = top
-            .into_iter()
-            .zip(&cov)
-            .map(|((c, s), f)| Evidence {
-                chunk: c.chunk,
-                cosine: c.cosine,
-                coverage: f.iter().sum(),
-                score: s,
-            })
-            .collect();
+        let evidence = Evidence::gather(
+            &prep.reader,
+            &config.search.boost,
+            text,
+            top.into_iter()
+                .map(|(c, s)| (c.addr, c.chunk, c.cosine, s))
+                .collect(),
+        )?;
         let mut elapsed = t.elapsed();
         for e in &evidence {
             if memo.contains_key(&e.chunk.id) {

@@ -243,19 +243,16 @@ impl Engine {
             &self.config,
         )?;
         let lexical = &self.generation.lexical;
-        let addrs: Vec<_> = ranked.items.iter().map(|r| r.addr).collect();
-        let coverage = lexical.field_scores(&req.question, &self.config.search.boost, &addrs)?;
-        let evidence: Vec<answer::Evidence> = ranked
-            .items
-            .iter()
-            .zip(&coverage)
-            .map(|(r, f)| answer::Evidence {
-                chunk: r.chunk.clone(),
-                cosine: r.cosine,
-                coverage: f.iter().sum(),
-                score: r.score,
-            })
-            .collect();
+        let evidence = answer::Evidence::gather(
+            lexical,
+            &self.config.search.boost,
+            &req.question,
+            ranked
+                .items
+                .iter()
+                .map(|r| (r.addr, r.chunk.clone(), r.cosine, r.score))
+                .collect(),
+        )?;
         let retrieve_ms = started.elapsed().as_secs_f64() * 1e3;
         let t = std::time::Instant::now();
         let composer = answer::Composer {

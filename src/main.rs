@@ -540,16 +540,7 @@ fn calibrate_answers(
             Dataset::load(&dir).with_context(|| format!("loading {}", dir.display()))
         };
         let (ds, neg) = (load(a)?, load(b)?);
-        let zh = ds
-            .queries
-            .iter()
-            .filter(|(_, t)| Lang::detect(t) == Lang::Zh)
-            .count();
-        let lang = if zh * 2 > ds.queries.len() {
-            Lang::Zh
-        } else {
-            Lang::En
-        };
+        let lang = ds.language();
         let (figures, signals) = eval::evaluate_answers(
             &ds,
             Some(&neg),

@@ -32,6 +32,30 @@ pub struct Evidence {
     pub score: f32,
 }
 
+impl Evidence {
+    /// Evidence from ranked passages — (address, passage, cosine, score), best first — with
+    /// each passage's share of the question's ideal BM25 score.
+    pub fn gather(
+        reader: &crate::index::lexical::LexicalReader,
+        profiles: &crate::config::BoostProfiles,
+        question: &str,
+        ranked: Vec<(tantivy::DocAddress, Chunk, Option<f32>, f32)>,
+    ) -> Result<Vec<Evidence>> {
+        let addrs: Vec<tantivy::DocAddress> = ranked.iter().map(|r| r.0).collect();
+        let fields = reader.field_scores(question, profiles, &addrs)?;
+        Ok(ranked
+            .into_iter()
+            .zip(&fields)
+            .map(|((_, chunk, cosine, score), f)| Evidence {
+                chunk,
+                cosine,
+                coverage: f.iter().sum(),
+                score,
+            })
+            .collect())
+    }
+}
+
 /// Why kefu did not answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

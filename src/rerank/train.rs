@@ -103,18 +103,10 @@ pub fn collect(
     if progress {
         eprintln!("\r{}: {} questions", ds.name, judged.len());
     }
-    let zh = judged
-        .iter()
-        .filter(|(_, t)| Lang::detect(t) == Lang::Zh)
-        .count();
     Ok(SetData {
         name: ds.name.clone(),
         features: features::NAMES.iter().map(|s| s.to_string()).collect(),
-        language: if zh * 2 > judged.len() {
-            Lang::Zh
-        } else {
-            Lang::En
-        },
+        language: ds.language(),
         queries,
     })
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::http::{code, Server, AGENT, BOT};
-use crate::{repo, text, Workspace};
+use crate::{text, Workspace};
 
 /// What the stand-in LLM server answers next.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -173,13 +173,7 @@ const FILES: &[&str] = &[
 ];
 
 fn subset() -> Workspace {
-    let ws = Workspace::with_own_corpus();
-    for f in FILES {
-        let to = ws.corpus.join(f);
-        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
-        std::fs::copy(repo().join("corpus").join(f), to).expect("copy");
-    }
-    ws
+    Workspace::with_files(FILES)
 }
 
 /// Letters, digits and CJK characters only, lowercased (markup and spacing dropped).

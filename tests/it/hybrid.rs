@@ -1,7 +1,7 @@
 //! Vector and hybrid search end to end on part of the demo corpus (a few manuals and policies
 //! in both languages, so that embedding stays quick), and the BM25 fallback without a model.
 
-use crate::{doc_ids, repo, text, Workspace};
+use crate::{doc_ids, text, Workspace};
 
 const FILES: &[&str] = &[
     "manuals/wm-8012-en.md",
@@ -12,13 +12,7 @@ const FILES: &[&str] = &[
 ];
 
 fn subset() -> Workspace {
-    let ws = Workspace::with_own_corpus();
-    for f in FILES {
-        let to = ws.corpus.join(f);
-        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
-        std::fs::copy(repo().join("corpus").join(f), to).expect("copy");
-    }
-    ws
+    Workspace::with_files(FILES)
 }
 
 #[test]

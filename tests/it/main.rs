@@ -37,6 +37,17 @@ impl Workspace {
         Self::create(dir, corpus)
     }
 
+    /// A workspace whose own corpus holds copies of these files of the demo corpus.
+    pub fn with_files(files: &[&str]) -> Workspace {
+        let ws = Self::with_own_corpus();
+        for f in files {
+            let to = ws.corpus.join(f);
+            std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+            std::fs::copy(repo().join("corpus").join(f), to).expect("copy");
+        }
+        ws
+    }
+
     fn create(dir: tempfile::TempDir, corpus: PathBuf) -> Workspace {
         let config = format!(
             "[corpus]\ndir = {:?}\n[index]\ndir = {:?}\n[analysis]\nuser_dict = {:?}\n[vector]\nenabled = false\n[log]\nlevel = \"info\"\n",
