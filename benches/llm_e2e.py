@@ -130,6 +130,7 @@ def shape(answer, question):
         "language_ok": answer.get("language") == want,
         "notes": answer.get("notes", []),
         "total_ms": round(answer.get("timings", {}).get("total_ms", 0.0)),
+        "text": answer.get("text", ""),
     }
 
 

@@ -139,14 +139,29 @@ impl LlmClient {
     }
 }
 
-/// The chat messages: a system prompt in the question's language, then the numbered passages
-/// and the question.
+/// The chat messages: a system prompt in the question's language, then the numbered passages,
+/// the question, and how to write and cite the answer, with an example. Small local models
+/// (checked with Qwen2.5-1.5B and SmolLM2, `benches/llm_e2e.py`) follow instructions placed
+/// after the passages far better than ones only in the system prompt, and answer with a bare
+/// "[1]" or an uncited fragment otherwise. The example is about something no knowledge base
+/// of ours holds: a model that copies it (they do, when it is about the question's subject or
+/// a placeholder) then writes a sentence the checks remove.
 pub fn messages(question: &str, lang: Lang, evidence: &[Evidence]) -> Value {
-    let system = match lang {
-        Lang::Zh => "你是客服助手。只根据下面编号的资料回答，用中文作答。每句话后面用 [编号] 注明依据的资料，例如 [1]。资料里没有的内容不要写；如果资料不能回答问题，就说不知道。",
-        Lang::En => "You are a customer-service assistant. Answer only from the numbered passages below, in English. End every sentence with the number of the passage that supports it, like [1]. Do not add anything the passages do not say; if they do not answer the question, say you don't know.",
+    let (system, passages, asked, rules) = match lang {
+        Lang::Zh => (
+            "你是客服助手。请只用用户给出的资料回答问题，用中文回答。资料里没有的内容不要写；如果资料不能回答问题，就说不知道。",
+            "资料：\n",
+            "问题：",
+            "\n\n要求：用一到三个完整的句子回答，不要用列表。每句话末尾用方括号写上依据的资料编号。格式示例（与本题无关）：博物馆早上 9 点开门[1]。门票 5 欧元[2]。",
+        ),
+        Lang::En => (
+            "You are a customer-service assistant. Answer the question using only the passages the user gives, in English. Do not add anything the passages do not say; if they do not answer the question, say you don't know.",
+            "Passages:\n",
+            "Question: ",
+            "\n\nInstructions: answer in one to three complete sentences, not a list. End every sentence with the number of the passage it comes from in square brackets. An example of the form (about something else): The museum opens at 9 am [1]. Tickets cost 5 euros [2].",
+        ),
     };
-    let mut user = String::new();
+    let mut user = String::from(passages);
     for (i, e) in evidence.iter().enumerate() {
         let c = &e.chunk;
         let mut title = c.meta.title.clone();
@@ -156,15 +171,62 @@ pub fn messages(question: &str, lang: Lang, evidence: &[Evidence]) -> Value {
         }
         user.push_str(&format!("[{}] {}\n{}\n\n", i + 1, title, c.text));
     }
-    user.push_str(match lang {
-        Lang::Zh => "问题：",
-        Lang::En => "Question: ",
-    });
+    user.push_str(asked);
     user.push_str(question);
+    user.push_str(rules);
     json!([
         {"role": "system", "content": system},
         {"role": "user", "content": user},
     ])
+}
+
+/// Whether a reply sentence, its markers removed, is no statement but a label for them
+/// ("Source: [1]", "资料编号：[1]", "(from [3])") or a list item's number ("1."): its markers then
+/// belong to the sentences before it, and it is not itself part of the answer.
+pub fn is_label(text: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "from",
+        "source",
+        "sources",
+        "see",
+        "ref",
+        "reference",
+        "references",
+        "passage",
+        "passages",
+        "来源",
+        "资料",
+        "资料编号",
+        "出处",
+        "参见",
+        "参考资料",
+        "依据",
+    ];
+    let t = text.trim();
+    let bare = t.trim_matches(|c: char| {
+        c.is_whitespace() || c.is_ascii_punctuation() || "：。，（）、".contains(c)
+    });
+    bare.is_empty()
+        || bare.chars().all(|c| c.is_ascii_digit())
+        || WORDS.contains(&bare.to_lowercase().as_str())
+        || ((t.ends_with(':') || t.ends_with('：')) && bare.chars().count() <= 16)
+}
+
+/// A finished sentence of a streamed reply.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReplySentence {
+    pub text: String,
+    /// A blank line (or the reply's end) follows: a citation after it no longer covers it.
+    pub ends_block: bool,
+}
+
+impl ReplySentence {
+    fn new(raw: &str, ends_block: bool) -> Self {
+        ReplySentence {
+            text: raw.trim().to_string(),
+            ends_block: ends_block || raw.chars().filter(|&c| c == '\n').count() >= 2,
+        }
+    }
 }
 
 /// Why a sentence of a reply was dropped.
@@ -201,6 +263,11 @@ pub fn citations_of(sentence: &str) -> (String, Vec<usize>) {
                 numbers.extend(ns);
                 let closing = after[c..].chars().next().map_or(1, char::len_utf8);
                 rest = &after[c + closing..];
+                // "12 months [1]." reads "12 months."
+                if rest.starts_with(|c: char| ".,;:!?。，；：！？".contains(c)) {
+                    let kept = text.trim_end().len();
+                    text.truncate(kept);
+                }
             }
             _ => {
                 text.push_str(&rest[..open + bracket]);
@@ -237,6 +304,10 @@ impl Validator<'_> {
             return Err(Rejection::UnknownCitation(bad));
         }
         let terms = extract::question_terms(self.analyzer, &text);
+        if terms.is_empty() {
+            // nothing stated ("1.", "See:"): nothing to support
+            return Err(Rejection::Unsupported);
+        }
         let vector = match self.embedder {
             Some(e) => e
                 .embed_passages(&[text.as_str()])
@@ -303,7 +374,7 @@ pub struct SentenceBuffer {
 impl SentenceBuffer {
     /// Adds text; returns the sentences it finished (a sentence is finished once the text after
     /// its end has started, so a trailing `[n]` stays with its sentence).
-    pub fn push(&mut self, piece: &str) -> Vec<String> {
+    pub fn push(&mut self, piece: &str) -> Vec<ReplySentence> {
         self.pending.push_str(piece);
         let ranges = split_sentences(&self.pending);
         if ranges.len() < 2 {
@@ -312,22 +383,21 @@ impl SentenceBuffer {
         let mut out = Vec::new();
         let keep_from = ranges[ranges.len() - 1].start;
         for r in &ranges[..ranges.len() - 1] {
-            out.push(self.pending[r.clone()].trim().to_string());
+            out.push(ReplySentence::new(&self.pending[r.clone()], false));
         }
         self.pending = self.pending[keep_from..].to_string();
-        // a citation that arrived after the sentence's end belongs to it
-        out.retain(|s| !s.is_empty());
+        out.retain(|s| !s.text.is_empty());
         out
     }
 
     /// The rest at the end of the reply (`complete`: the model finished, so the rest is a
     /// whole sentence; else it was cut off: only the citation markers it starts with, which
     /// belong to the sentence before, are kept).
-    pub fn finish(&mut self, complete: bool) -> Option<String> {
+    pub fn finish(&mut self, complete: bool) -> Option<ReplySentence> {
         let rest = std::mem::take(&mut self.pending);
         let rest = rest.trim();
         if complete {
-            return (!rest.is_empty()).then(|| rest.to_string());
+            return (!rest.is_empty()).then(|| ReplySentence::new(rest, true));
         }
         let mut markers = String::new();
         let mut t = rest;
@@ -344,7 +414,7 @@ impl SentenceBuffer {
             markers.push_str(&t[..close + 2]);
             t = after[close + 1..].trim_start();
         }
-        (!markers.is_empty()).then_some(markers)
+        (!markers.is_empty()).then(|| ReplySentence::new(&markers, true))
     }
 }
 
@@ -399,7 +469,7 @@ mod tests {
     fn citation_markers_are_read_and_removed() {
         assert_eq!(
             citations_of("The warranty lasts 12 months [1]."),
-            ("The warranty lasts 12 months .".to_string(), vec![1])
+            ("The warranty lasts 12 months.".to_string(), vec![1])
         );
         assert_eq!(citations_of("保修 12 个月【2】。").1, vec![2]);
         assert_eq!(citations_of("Both [1, 3] say so.").1, vec![1, 3]);
@@ -412,6 +482,7 @@ mod tests {
 
     #[test]
     fn streamed_text_becomes_sentences() {
+        let texts = |v: Vec<ReplySentence>| v.into_iter().map(|s| s.text).collect::<Vec<_>>();
         let mut b = SentenceBuffer::default();
         let mut got = Vec::new();
         for piece in [
@@ -422,7 +493,7 @@ mod tests {
             got.extend(b.push(piece));
         }
         assert_eq!(
-            got,
+            texts(got),
             vec![
                 "The warranty is 12 months [1].",
                 "Chargers get 6 months [2]."
@@ -432,13 +503,64 @@ mod tests {
         assert_eq!(b.finish(false), None);
         let mut b = SentenceBuffer::default();
         assert_eq!(
-            b.push("It lasts 12 months. [1] In addition, the war"),
+            texts(b.push("It lasts 12 months. [1] In addition, the war")),
             vec!["It lasts 12 months."]
         );
-        assert_eq!(b.finish(false).as_deref(), Some("[1]"));
+        assert_eq!(b.finish(false).map(|s| s.text).as_deref(), Some("[1]"));
         let mut b = SentenceBuffer::default();
         b.push("Only one sentence [1]");
-        assert_eq!(b.finish(true).as_deref(), Some("Only one sentence [1]"));
+        assert_eq!(
+            b.finish(true),
+            Some(ReplySentence {
+                text: "Only one sentence [1]".into(),
+                ends_block: true
+            })
+        );
+        // a blank line ends a block; a single line break does not
+        let mut b = SentenceBuffer::default();
+        let got = b.push("Steps:\n1. Loosen the bolts.\n2. Pull them out.\n\nKeep them [3]. Then");
+        let ends: Vec<(&str, bool)> = got
+            .iter()
+            .map(|s| (s.text.as_str(), s.ends_block))
+            .collect();
+        assert_eq!(
+            ends,
+            vec![
+                ("Steps:", false),
+                ("1.", false),
+                ("Loosen the bolts.", false),
+                ("2.", false),
+                ("Pull them out.", true),
+                ("Keep them [3].", false)
+            ]
+        );
+    }
+
+    #[test]
+    fn labels_only_carry_markers() {
+        for label in [
+            "",
+            "资料编号：",
+            "Source:",
+            "Sources: ",
+            ".",
+            "(from )",
+            "1.",
+            "12)",
+        ] {
+            assert!(is_label(label), "{label:?}");
+        }
+        for text in [
+            "The warranty lasts 12 months.",
+            "To remove the transit bolts from the WM-8012, follow these steps:",
+            "保修期是 12 个月。",
+        ] {
+            assert!(!is_label(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn markers_after_a_sentence_move_back() {
         assert_eq!(
             reattach(vec![
                 "It lasts 12 months.".into(),

@@ -416,6 +416,7 @@ impl Composer<'_> {
         let mut run = LlmRun {
             validator: &validator,
             held: None,
+            waiting: Vec::new(),
             kept: Vec::new(),
             dropped: Vec::new(),
             sink,
@@ -433,7 +434,7 @@ impl Composer<'_> {
                 if let Some(rest) = buffer.finish(ending == llm::Ending::Complete) {
                     run.take(rest);
                 }
-                run.flush();
+                run.finish();
                 if ending == llm::Ending::CutOff {
                     run.dropped
                         .push(("(cut off)".into(), llm::Rejection::Unsupported));
@@ -454,7 +455,7 @@ impl Composer<'_> {
         };
         let (kept, dropped, sink) = (run.kept, run.dropped, run.sink);
         if let Some(reason) = failure {
-            tracing::warn!(%reason, "the LLM reply was not used; answering extractively");
+            tracing::warn!(%reason, ?dropped, "the LLM reply was not used; answering extractively");
             let mut out = extractive;
             out.composer = "extractive_fallback".into();
             out.notes
@@ -494,10 +495,15 @@ impl Composer<'_> {
 
 /// A reply being checked sentence by sentence. One sentence is held back until the next one
 /// starts, because models often put the `[n]` after the full stop, at the start of what
-/// follows.
+/// follows. Uncited sentences wait for the next citation in the same block (paragraph or
+/// list), because models often cite a list or paragraph once, at its end ("… 4. Keep the
+/// bolts. [3]") or on a line of its own ("资料编号：[1]"); the citation then covers them, and each
+/// is still checked against the passage it names. At a blank line or the reply's end, what is
+/// still uncited is dropped.
 struct LlmRun<'a, 'b> {
     validator: &'a llm::Validator<'a>,
-    held: Option<String>,
+    held: Option<llm::ReplySentence>,
+    waiting: Vec<String>,
     kept: Vec<AnswerSentence>,
     dropped: Vec<(String, llm::Rejection)>,
     sink: Sink<'b>,
@@ -505,21 +511,66 @@ struct LlmRun<'a, 'b> {
 }
 
 impl LlmRun<'_, '_> {
-    fn take(&mut self, sentence: String) {
-        let mut parts = llm::reattach(vec![self.held.take().unwrap_or_default(), sentence]);
-        // `parts` is the held sentence (now with any markers moved onto it) and the new one
+    fn take(&mut self, sentence: llm::ReplySentence) {
+        let held = self.held.take().unwrap_or_default();
+        let mut parts = llm::reattach(vec![held.text, sentence.text]);
+        // `parts` is the held sentence (now with any markers moved onto it) and the new one,
+        // or one sentence when the new one was only markers
         let new = parts.pop();
         if let Some(prev) = parts.pop() {
-            self.held = Some(prev);
+            self.held = Some(llm::ReplySentence {
+                text: prev,
+                ends_block: held.ends_block,
+            });
             self.flush();
+            self.held = new.map(|text| llm::ReplySentence {
+                text,
+                ends_block: sentence.ends_block,
+            });
+        } else {
+            self.held = new.map(|text| llm::ReplySentence {
+                text,
+                ends_block: held.ends_block || sentence.ends_block,
+            });
         }
-        self.held = new;
     }
 
     fn flush(&mut self) {
         let Some(s) = self.held.take() else {
             return;
         };
+        let (text, numbers) = llm::citations_of(&s.text);
+        if !numbers.is_empty() {
+            let marks: String = numbers.iter().map(|n| format!("[{n}]")).collect();
+            for w in std::mem::take(&mut self.waiting) {
+                self.check(format!("{w}{marks}"));
+            }
+        }
+        if !llm::is_label(&text) {
+            if numbers.is_empty() {
+                self.waiting.push(s.text);
+            } else {
+                self.check(s.text);
+            }
+        }
+        if s.ends_block {
+            self.end_block();
+        }
+    }
+
+    /// Flushes the held sentence and drops what is still uncited.
+    fn finish(&mut self) {
+        self.flush();
+        self.end_block();
+    }
+
+    fn end_block(&mut self) {
+        for w in std::mem::take(&mut self.waiting) {
+            self.dropped.push((w, llm::Rejection::Uncited));
+        }
+    }
+
+    fn check(&mut self, s: String) {
         match self.validator.check(&s) {
             Ok(sentence) => {
                 if !self.gone

@@ -29,6 +29,10 @@ enum Script {
     Slow,
     /// A supported sentence, then the stream breaks off mid-sentence.
     CutOff,
+    /// A supported sentence without a marker, then "Source: [1]" on the next line.
+    CitedBelow,
+    /// The same with a blank line between: the citation no longer covers the sentence.
+    CitedAfterBlank,
 }
 
 /// A small OpenAI-compatible chat-completions server that replies by script, over a real
@@ -157,6 +161,16 @@ fn serve(mut stream: TcpStream, script: Arc<Mutex<Script>>, prompts: Arc<Mutex<V
         Script::CutOff => {
             out.push_str(&chunk(&format!("{quote} [1] "), None));
             out.push_str(&chunk("In addition, the war", None));
+        }
+        Script::CitedBelow | Script::CitedAfterBlank => {
+            let gap = if script == Script::CitedBelow {
+                "\n"
+            } else {
+                "\n\n"
+            };
+            out.push_str(&chunk(&format!("{quote}{gap}Sour"), None));
+            out.push_str(&chunk("ce: [1]", Some("stop")));
+            out.push_str("data: [DONE]\n\n");
         }
     }
     let _ = stream.write_all(out.as_bytes());
@@ -382,14 +396,12 @@ fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
         .cloned()
         .expect("a prompt");
     assert_eq!(prompt["temperature"], 0, "{prompt}");
-    assert!(prompt["messages"][0]["content"]
-        .as_str()
-        .unwrap_or("")
-        .contains("[1]"));
-    assert!(prompt["messages"][1]["content"]
-        .as_str()
-        .unwrap_or("")
-        .contains(q));
+    let user = prompt["messages"][1]["content"].as_str().unwrap_or("");
+    assert!(user.contains(q), "{prompt}");
+    assert!(
+        user.contains("[1]") && user.contains("square brackets"),
+        "{prompt}"
+    );
     // a Chinese question gets a Chinese system prompt
     llm.set(Script::Good);
     ask(
@@ -424,7 +436,15 @@ fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
     assert!(!a["text"].as_str().unwrap_or("").contains("war\""), "{a}");
     check_citations_llm(&ws, &a);
 
+    // a citation on the line below covers the sentence above it; after a blank line it does not
+    let a = llm_ask(Script::CitedBelow);
+    assert_eq!(a["composer"], "llm", "{a}");
+    assert_eq!(a["sentences"].as_array().map(Vec::len), Some(1), "{a}");
+    assert!(!a["text"].as_str().unwrap_or("").contains("Source"), "{a}");
+    check_citations_llm(&ws, &a);
+
     for script in [
+        Script::CitedAfterBlank,
         Script::Uncited,
         Script::WrongCitation,
         Script::Garbage,
