@@ -157,6 +157,20 @@ fn age_years(date: NaiveDate, today: NaiveDate) -> f32 {
 
 /// The feature vectors of `candidates` for `question` (of text `text`), in the order of
 /// [`NAMES`].
+/// Whether most candidates are in another language than the question (a Chinese question over
+/// an English knowledge base): such questions are ranked by the cross-lingual model, because
+/// the words they share with a passage mean little and its cosine much.
+pub fn mostly_other_language(features: &[Vec<f32>]) -> bool {
+    let Some(k) = NAMES.iter().position(|n| *n == "lang_match") else {
+        return false;
+    };
+    let other = features
+        .iter()
+        .filter(|x| x.get(k).is_some_and(|v| *v < 0.5))
+        .count();
+    other * 2 > features.len()
+}
+
 pub fn extract(
     reader: &LexicalReader,
     profiles: &BoostProfiles,

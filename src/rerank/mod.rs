@@ -28,21 +28,31 @@ pub use linear::LinearModel;
 pub const BUILTIN_MODEL: &str = include_str!("../../data/rerank.json");
 
 /// The model file: one linear model per question language (Chinese questions are short and
-/// colloquial, or asked of English passages; the same evidence weighs differently).
+/// colloquial; the same evidence weighs differently), and one for questions asked of passages
+/// mostly in the other language (trained on the cross-lingual sets; absent when there were
+/// none, and those questions then get their language's model).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
 pub struct ModelFile {
     pub version: u32,
     pub en: LinearModel,
     pub zh: LinearModel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross: Option<LinearModel>,
 }
 
 impl ModelFile {
-    /// The model for questions in `lang`.
-    pub fn for_lang(&self, lang: Lang) -> &LinearModel {
-        match lang {
-            Lang::Zh => &self.zh,
-            Lang::En => &self.en,
+    /// The model for questions in `lang`, over candidates mostly in another language or not.
+    pub fn choose(&self, lang: Lang, cross_lingual: bool) -> &LinearModel {
+        match (&self.cross, cross_lingual, lang) {
+            (Some(m), true, _) => m,
+            (_, _, Lang::Zh) => &self.zh,
+            (_, _, Lang::En) => &self.en,
         }
+    }
+
+    /// The model for one question's candidates (their feature vectors).
+    pub fn for_question(&self, lang: Lang, features: &[Vec<f32>]) -> &LinearModel {
+        self.choose(lang, features::mostly_other_language(features))
     }
 }
 
@@ -74,7 +84,10 @@ impl Reranker {
 
     /// A reranker scoring with `model`.
     pub fn linear(model: ModelFile, candidates: usize) -> Result<Reranker> {
-        for m in [&model.en, &model.zh] {
+        for m in [Some(&model.en), Some(&model.zh), model.cross.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             m.check(&features::NAMES)
                 .map_err(|e| Error::config("rerank.model", e.to_string()))?;
         }
@@ -128,11 +141,10 @@ impl Reranker {
         let scores: Vec<f32> = match &self.scorer {
             Scorer::Linear(models) => {
                 let q = Question::new(ctx.reader.analyzer(), text);
-                let model = models.for_lang(q.lang);
-                features::extract(ctx.reader, ctx.profiles, text, &q, &candidates, ctx.today)?
-                    .iter()
-                    .map(|x| model.score(x))
-                    .collect()
+                let x =
+                    features::extract(ctx.reader, ctx.profiles, text, &q, &candidates, ctx.today)?;
+                let model = models.for_question(q.lang, &x);
+                x.iter().map(|x| model.score(x)).collect()
             }
             Scorer::Cross(model) => {
                 let texts: Vec<&str> = candidates.iter().map(|c| c.chunk.text.as_str()).collect();
@@ -204,4 +216,64 @@ pub fn candidates(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model(weight: f32) -> LinearModel {
+        let n = features::NAMES.len();
+        LinearModel {
+            version: linear::MODEL_VERSION,
+            features: features::NAMES.iter().map(|s| s.to_string()).collect(),
+            mean: vec![0.0; n],
+            scale: vec![1.0; n],
+            weights: vec![weight; n],
+        }
+    }
+
+    #[test]
+    fn questions_over_other_language_passages_get_the_cross_lingual_model() {
+        let k = features::NAMES
+            .iter()
+            .position(|n| *n == "lang_match")
+            .expect("lang_match");
+        let with_match = |m: &[f32]| -> Vec<Vec<f32>> {
+            m.iter()
+                .map(|v| {
+                    let mut x = vec![0.0; features::NAMES.len()];
+                    x[k] = *v;
+                    x
+                })
+                .collect()
+        };
+        let other = with_match(&[0.0, 0.0, 1.0]);
+        let same = with_match(&[1.0, 0.0, 1.0]);
+        assert!(features::mostly_other_language(&other));
+        assert!(!features::mostly_other_language(&same));
+        assert!(!features::mostly_other_language(&[]));
+
+        let mut file = ModelFile {
+            version: 1,
+            en: model(1.0),
+            zh: model(2.0),
+            cross: Some(model(3.0)),
+        };
+        assert_eq!(file.for_question(Lang::Zh, &same).weights[0], 2.0);
+        assert_eq!(file.for_question(Lang::En, &same).weights[0], 1.0);
+        assert_eq!(file.for_question(Lang::Zh, &other).weights[0], 3.0);
+        assert_eq!(file.for_question(Lang::En, &other).weights[0], 3.0);
+        // a file without the cross-lingual model (written before it existed) still reads, and
+        // such questions get their language's model
+        file.cross = None;
+        let json = serde_json::to_string(&file).expect("json");
+        assert!(!json.contains("cross"));
+        let back: ModelFile = serde_json::from_str(&json).expect("reads");
+        assert_eq!(back.for_question(Lang::Zh, &other).weights[0], 2.0);
+        // the shipped model has all three
+        let shipped: ModelFile = serde_json::from_str(BUILTIN_MODEL).expect("built-in model");
+        assert!(shipped.cross.is_some());
+        assert!(Reranker::builtin(50).is_ok());
+    }
 }

@@ -39,6 +39,19 @@ pub struct SetData {
     pub queries: Vec<QueryData>,
 }
 
+impl SetData {
+    /// Whether most of its questions are asked of passages mostly in another language (it
+    /// then trains the cross-lingual model).
+    pub fn cross_lingual(&self) -> bool {
+        let other = self
+            .queries
+            .iter()
+            .filter(|q| features::mostly_other_language(&q.features))
+            .count();
+        other * 2 > self.queries.len()
+    }
+}
+
 /// Retrieves `n` hybrid candidates for every judged question of `ds` and computes their
 /// features.
 pub fn collect(
