@@ -168,7 +168,8 @@ enum RerankAction {
         #[arg(long, value_delimiter = ',', default_value = "0.001,0.01,0.1,1")]
         l2: Vec<f64>,
         /// Keep each set's candidates and features in this folder and reuse them when their
-        /// feature names match (for trying penalties without retrieving again).
+        /// feature names and the text analysis match (for trying penalties without retrieving
+        /// again).
         #[arg(long, value_name = "DIR")]
         features_cache: Option<PathBuf>,
     },
@@ -642,7 +643,9 @@ fn train_reranker(
     let n = candidates.unwrap_or(config.rerank.candidates).max(1);
     let mut data = Vec::new();
     for name in &names {
-        let cached = cache.map(|c| c.join(format!("{name}-{n}.json")));
+        // features depend on how text is analysed: a changed analyzer makes a new file
+        let analysis = blake3::hash(analyzer.fingerprint().as_bytes()).to_hex();
+        let cached = cache.map(|c| c.join(format!("{name}-{n}-{}.json", &analysis[..12])));
         if let Some(set) = cached
             .as_ref()
             .and_then(|p| std::fs::read(p).ok())

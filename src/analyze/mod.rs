@@ -62,11 +62,17 @@ pub enum Stream {
     WordPairs,
 }
 
-/// Lucene's English stopword set (the classic 33 words).
+/// English stopwords: Lucene's classic 33 words, and the scaffolding of a customer's question
+/// (pronouns and auxiliaries: "do I", "can you", "my"), which says who asks, not what about.
+/// Kept, "How do I reset the remote?" matched every FAQ heading that starts "How do I" better
+/// than the remote's own section. Question words (how, what, why…) stay: dropping them too
+/// helped the manuals further but cost faq-en, whose questions differ by them.
 const EN_STOP: &[&str] = &[
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
     "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these",
-    "they", "this", "to", "was", "will", "with",
+    "they", "this", "to", "was", "will", "with", // Lucene's
+    "do", "does", "did", "can", "could", "would", "should", "i", "i'm", "me", "my", "you", "your",
+    "we", "our", "us", "am",
 ];
 
 /// Chinese function words: particles, pronouns and conjunctions with no topical content.
@@ -160,9 +166,14 @@ impl Analyzer {
                 tracing::warn!(path = %cfg.user_dict.display(), "user dictionary not found; using jieba's dictionary only");
             }
         }
+        // the word lists are part of how text is analysed: changing one rebuilds the indexes
+        let lists = blake3::hash(format!("{EN_STOP:?}{ZH_STOP:?}").as_bytes()).to_hex();
         let fingerprint = format!(
-            "v1;stem={};enstop={};zhstop={};dict={dict_hash}",
-            cfg.english_stemming, cfg.english_stopwords, cfg.chinese_stopwords
+            "v2;stem={};enstop={};zhstop={};lists={};dict={dict_hash}",
+            cfg.english_stemming,
+            cfg.english_stopwords,
+            cfg.chinese_stopwords,
+            &lists[..12]
         );
         Ok(Analyzer {
             jieba,
@@ -487,6 +498,11 @@ mod tests {
             vec!["phone", "batteri", "charg", "slowli"]
         );
         assert_eq!(texts(&a, Stream::Words, "Don't use it"), vec!["don", "use"]);
+        // the scaffolding of a question is not what it is about
+        assert_eq!(
+            texts(&a, Stream::Words, "How do I reset my remote?"),
+            vec!["how", "reset", "remot"]
+        );
     }
 
     #[test]
