@@ -375,7 +375,7 @@ pub struct AnalysisConfig {
     pub user_dict: PathBuf,
     /// Stem English words (Snowball English).
     pub english_stemming: bool,
-    /// Drop English stopwords.
+    /// Drop English stopwords (Lucene's 33, and a question's pronouns and auxiliaries).
     pub english_stopwords: bool,
     /// Drop Chinese function words (的, 了, 吗, …) from the word field.
     pub chinese_stopwords: bool,
