@@ -91,6 +91,16 @@ impl StandIn {
     fn set(&self, s: Script) {
         *self.script.lock().expect("lock") = s;
     }
+
+    /// The last chat-completions request received.
+    fn last_prompt(&self) -> Value {
+        self.prompts
+            .lock()
+            .expect("lock")
+            .last()
+            .cloned()
+            .expect("a prompt")
+    }
 }
 
 fn serve(mut stream: TcpStream, script: Arc<Mutex<Script>>, prompts: Arc<Mutex<Vec<Value>>>) {
@@ -388,13 +398,7 @@ fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
     let a = llm_ask(Script::Good);
     assert_eq!(a["composer"], "llm", "{a}");
     check_citations_llm(&ws, &a);
-    let prompt = llm
-        .prompts
-        .lock()
-        .expect("lock")
-        .last()
-        .cloned()
-        .expect("a prompt");
+    let prompt = llm.last_prompt();
     assert_eq!(prompt["temperature"], 0, "{prompt}");
     let user = prompt["messages"][1]["content"].as_str().unwrap_or("");
     assert!(user.contains(q), "{prompt}");
@@ -408,13 +412,7 @@ fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
         AGENT,
         json!({"question": "X9 Pro 的标准保修期是多久？", "composer": "llm"}),
     );
-    let prompt = llm
-        .prompts
-        .lock()
-        .expect("lock")
-        .last()
-        .cloned()
-        .expect("a prompt");
+    let prompt = llm.last_prompt();
     assert!(
         prompt["messages"][0]["content"]
             .as_str()
