@@ -53,7 +53,15 @@ fn bench_search(c: &mut Criterion) {
     let boosts = engine.config().search.boost;
     let lexical = &engine.generation().lexical;
     for q in QUERIES {
-        let hits = lexical.search(q, 10, &boosts, &Vec::new()).expect("search");
+        let hits = lexical
+            .search(
+                q,
+                10,
+                &boosts,
+                &Vec::new(),
+                kefu::index::lexical::Stats::All,
+            )
+            .expect("search");
         assert!(!hits.is_empty(), "no hits for {q}");
     }
     c.bench_function("lexical_top10_demo", |b| {
@@ -61,7 +69,17 @@ fn bench_search(c: &mut Criterion) {
         b.iter(|| {
             let q = QUERIES[i % QUERIES.len()];
             i += 1;
-            black_box(lexical.search(q, 10, &boosts, &Vec::new()).expect("search"))
+            black_box(
+                lexical
+                    .search(
+                        q,
+                        10,
+                        &boosts,
+                        &Vec::new(),
+                        kefu::index::lexical::Stats::All,
+                    )
+                    .expect("search"),
+            )
         })
     });
     c.bench_function("search_with_snippets_demo", |b| {
@@ -75,6 +93,7 @@ fn bench_search(c: &mut Criterion) {
                 scope: kefu::retrieve::Scope::All,
                 fusion: None,
                 rerank: false,
+                cancel: Default::default(),
             };
             i += 1;
             black_box(engine.search(&req).expect("search"))

@@ -54,6 +54,16 @@ impl Role {
         }
     }
 
+    /// The role's name with its article ("a bot", "an agent"), for messages.
+    pub fn with_article(self) -> &'static str {
+        match self {
+            Role::Bot => "a bot",
+            Role::Agent => "an agent",
+            Role::Writer => "a writer",
+            Role::Admin => "an admin",
+        }
+    }
+
     /// Parses `bot`, `agent`, `writer` or `admin`.
     pub fn parse(s: &str) -> Option<Role> {
         match s.trim().to_ascii_lowercase().as_str() {
@@ -87,11 +97,28 @@ pub struct HttpConfig {
     pub workers: usize,
     /// Threads that run searches and other CPU-bound work (0: one per core).
     pub cpu_threads: usize,
-    /// CPU-bound requests admitted at once (running or waiting for a thread); beyond that the
-    /// service answers 503 with Retry-After.
+    /// Threads of a second pool for light work (BM25 searches, document and job lookups), so
+    /// that heavy requests never queue in front of them.
+    pub light_threads: usize,
+    /// Requests admitted at once per pool (running or waiting for a thread; bodies are read
+    /// only after admission); beyond that the service answers 503 with Retry-After at once.
+    /// 0: four per thread of the pool, what it can finish within the request timeout.
     pub max_inflight: usize,
-    /// A request taking longer than this is answered 503 `timeout`.
+    /// A request taking longer than this is answered 503 `timeout`, and its work is stopped.
     pub request_timeout_ms: u64,
+    /// A request body must have arrived this long after its head (else 408).
+    pub body_timeout_ms: u64,
+    /// Uploads whose bodies are being received at once; more get 503.
+    pub max_uploads_receiving: usize,
+    /// Bytes of request bodies held in memory at once, over all requests; more get 503.
+    pub max_buffered_bytes: usize,
+    /// The largest `top_k` (and answer `passages`) a bot key may ask for.
+    pub bot_max_top_k: usize,
+    /// Requests per second each API key may make (a token bucket; 0: no limit); beyond it the
+    /// service answers 429 with Retry-After.
+    pub rate_limit_per_s: u32,
+    /// How many requests a key may make at once above its rate.
+    pub rate_limit_burst: u32,
     /// Largest JSON body of a search or answer request.
     pub max_body_bytes: usize,
     /// Deepest nesting of arrays and objects accepted in a JSON body.
@@ -110,8 +137,15 @@ impl Default for HttpConfig {
             bind: "127.0.0.1:8080".into(),
             workers: 0,
             cpu_threads: 0,
-            max_inflight: 64,
+            light_threads: 1,
+            max_inflight: 0,
             request_timeout_ms: 10_000,
+            body_timeout_ms: 5_000,
+            max_uploads_receiving: 4,
+            max_buffered_bytes: 64 * 1024 * 1024,
+            bot_max_top_k: 50,
+            rate_limit_per_s: 50,
+            rate_limit_burst: 100,
             max_body_bytes: 64 * 1024,
             max_json_depth: 32,
             cors_origins: Vec::new(),
@@ -309,6 +343,15 @@ pub struct CorpusConfig {
     /// Where documents uploaded over HTTP are kept (indexed with the corpus; their sources
     /// show as `@managed/<file>`).
     pub managed_dir: PathBuf,
+    /// A document with more passages than this is refused (an upload with 422, a corpus file
+    /// reported as failed), so no single document can hold the indexer for long.
+    pub max_passages_per_document: usize,
+    /// The same for sentences (each is embedded for answers).
+    pub max_sentences_per_document: usize,
+    /// At most this many products, and this many tags, per document.
+    pub max_list_items: usize,
+    /// At most this many characters in one product, tag, category, version or title.
+    pub max_value_chars: usize,
 }
 
 impl Default for CorpusConfig {
@@ -319,6 +362,10 @@ impl Default for CorpusConfig {
             default_audience: "public".into(),
             ticket_audience: "internal".into(),
             managed_dir: PathBuf::from("managed"),
+            max_passages_per_document: 2000,
+            max_sentences_per_document: 20_000,
+            max_list_items: 64,
+            max_value_chars: 200,
         }
     }
 }
@@ -765,10 +812,34 @@ impl Config {
                 ));
             }
         }
-        if self.http.max_inflight == 0 || self.http.max_json_depth == 0 {
+        if self.http.max_json_depth == 0 {
+            return Err(Error::config("http.max_json_depth", "must be above 0"));
+        }
+        for (key, v) in [
+            ("http.light_threads", self.http.light_threads),
+            (
+                "http.max_uploads_receiving",
+                self.http.max_uploads_receiving,
+            ),
+            ("http.bot_max_top_k", self.http.bot_max_top_k),
+        ] {
+            if v == 0 {
+                return Err(Error::config(key, "must be above 0"));
+            }
+        }
+        if self.http.body_timeout_ms == 0 {
+            return Err(Error::config("http.body_timeout_ms", "must be above 0"));
+        }
+        if self.http.max_buffered_bytes < self.http.max_body_bytes {
             return Err(Error::config(
-                "http",
-                "max_inflight and max_json_depth must be above 0",
+                "http.max_buffered_bytes",
+                "must be at least http.max_body_bytes",
+            ));
+        }
+        if self.http.rate_limit_per_s > 0 && self.http.rate_limit_burst == 0 {
+            return Err(Error::config(
+                "http.rate_limit_burst",
+                "must be above 0 when http.rate_limit_per_s is set",
             ));
         }
         if self.http.request_timeout_ms == 0 || self.http.max_body_bytes < 256 {
@@ -776,6 +847,22 @@ impl Config {
                 "http",
                 "request_timeout_ms must be above 0 and max_body_bytes at least 256",
             ));
+        }
+        for (key, v) in [
+            (
+                "corpus.max_passages_per_document",
+                self.corpus.max_passages_per_document,
+            ),
+            (
+                "corpus.max_sentences_per_document",
+                self.corpus.max_sentences_per_document,
+            ),
+            ("corpus.max_list_items", self.corpus.max_list_items),
+            ("corpus.max_value_chars", self.corpus.max_value_chars),
+        ] {
+            if v == 0 {
+                return Err(Error::config(key, "must be above 0"));
+            }
         }
         if self.corpus.max_file_bytes == 0 {
             return Err(Error::config("corpus.max_file_bytes", "must be above 0"));

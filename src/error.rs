@@ -59,6 +59,15 @@ pub enum Error {
     #[error("conflict: {0}")]
     Conflict(String),
 
+    /// The service has as much of this kind of work queued as it takes; retry later.
+    #[error("busy: {0}")]
+    Busy(String),
+
+    /// The work was cancelled (its deadline passed, its client left, or a newer request
+    /// superseded it) before it finished; the field says where it stopped.
+    #[error("cancelled during {0}")]
+    Cancelled(String),
+
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(String),
@@ -103,6 +112,8 @@ impl Error {
             Error::Store(_) => 500,
             Error::Index(_) => 500,
             Error::Conflict(_) => 409,
+            Error::Cancelled(_) => 503,
+            Error::Busy(_) => 503,
             Error::Internal(_) => 500,
         }
     }
@@ -121,6 +132,8 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::Store(_) => "store",
             Error::Index(_) => "index",
+            Error::Cancelled(_) => "cancelled",
+            Error::Busy(_) => "busy",
             Error::Internal(_) => "internal",
         }
     }
@@ -129,5 +142,42 @@ impl Error {
 impl From<tantivy::TantivyError> for Error {
     fn from(e: tantivy::TantivyError) -> Self {
         Error::Index(e.to_string())
+    }
+}
+
+/// `s` fit to quote in a message or a log line: control characters (C0, DEL, C1, and the
+/// Unicode line and paragraph separators) escaped, so an echoed value can neither inject
+/// terminal escapes nor split a log line, and at most 100 characters.
+pub fn printable(s: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i == 100 {
+            out.push('…');
+            break;
+        }
+        if is_control(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether `c` is a control character that text shown to people must not carry raw: C0
+/// (including tab and line breaks), DEL, C1 (including NEL), U+2028 and U+2029.
+pub fn is_control(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printable_escapes_terminal_escapes_and_line_breaks() {
+        assert_eq!(printable("a\u{1b}[31mb\n"), "a\\u{1b}[31mb\\u{a}");
+        assert_eq!(printable("屏幕"), "屏幕");
+        assert_eq!(printable(&"x".repeat(150)).chars().count(), 101);
     }
 }

@@ -15,7 +15,7 @@ use crate::chunk::{count_tokens, Chunk, ChunkId};
 use crate::config::{BoostProfiles, Config};
 use crate::embed::{E5Embedder, E5Options, Embedder};
 use crate::error::{Error, Result};
-use crate::index::lexical::{LexicalHit, LexicalIndex, LexicalReader};
+use crate::index::lexical::{LexicalHit, LexicalIndex, LexicalReader, Stats};
 use crate::index::vector::{HnswParams, VectorIndex};
 use crate::ingest::{Audience, DocMeta, DocType, Lang};
 use crate::models;
@@ -498,9 +498,9 @@ impl Prepared {
             return Err(Error::Internal("hybrid retrieval without vectors".into()));
         };
         let cand = config.search.fusion.candidates.max(k);
-        let lexical = self
-            .reader
-            .search(text, cand, &config.search.boost, &Vec::new())?;
+        let lexical =
+            self.reader
+                .search(text, cand, &config.search.boost, &Vec::new(), Stats::All)?;
         let lex = fusion::lexical_input(&lexical, &config.search.fusion);
         let vector = index.search(q, cand);
         let fused = fusion::fuse(&lex, &vector, &config.search.fusion, k)?;
@@ -518,6 +518,8 @@ impl Prepared {
             profiles: &config.search.boost,
             vectors: self.vectors.as_ref().map(|(_, v)| v),
             today: chrono::Utc::now().date_naive(),
+            // eval sets have no internal passages: every statistic is over all of them
+            stats: Stats::All,
         }
     }
 }
@@ -551,7 +553,7 @@ pub fn evaluate(
     let k = DEPTH + 1;
     // warm-up
     for (_, text) in judged.iter().take(20) {
-        reader.search(text, k, boosts, &no_filters)?;
+        reader.search(text, k, boosts, &no_filters, Stats::All)?;
         if let Some((e, _)) = &prep.vectors {
             e.embed_queries(&[text.as_str()])?;
         }
@@ -582,7 +584,7 @@ pub fn evaluate(
                 (EvalMode::Bm25, _, _) => {
                     let t = Instant::now();
                     let r: Vec<ChunkId> = reader
-                        .search(text, k, boosts, &no_filters)?
+                        .search(text, k, boosts, &no_filters, Stats::All)?
                         .into_iter()
                         .map(|h| h.key)
                         .collect();
@@ -882,6 +884,7 @@ pub fn evaluate_answers(
             top.into_iter()
                 .map(|(c, s)| (c.addr, c.chunk, c.cosine, s))
                 .collect(),
+            Stats::All,
         )?;
         let mut elapsed = t.elapsed();
         for e in &evidence {
@@ -920,7 +923,9 @@ pub fn evaluate_answers(
             options: ExtractOptions::default(),
         };
         let background = crate::answer::Background {
-            known_share: prep.reader.known_share(text, &config.search.boost)?,
+            known_share: prep
+                .reader
+                .known_share(text, &config.search.boost, Stats::All)?,
             centroid_cosine: Some(crate::index::vector::dot(&q, &centroid)),
         };
         let composed = composer.compose(text, Some(&q), &evidence, background)?;

@@ -8,6 +8,7 @@
 
 pub mod analyze;
 pub mod answer;
+pub mod cancel;
 pub mod chunk;
 pub mod config;
 pub mod embed;
@@ -16,6 +17,7 @@ pub mod eval;
 pub mod http;
 pub mod index;
 pub mod ingest;
+pub mod json;
 pub mod models;
 pub mod rerank;
 pub mod retrieve;
@@ -27,7 +29,7 @@ use std::sync::Arc;
 pub use config::Config;
 pub use error::{Error, Result};
 pub use index::build::{IndexOptions, IndexReport};
-pub use retrieve::{Filters, Hit, Mode, SearchRequest};
+pub use retrieve::{Filters, Hit, Mode, Scope, SearchRequest};
 
 use analyze::Analyzer;
 use embed::Embedder as _;
@@ -56,8 +58,10 @@ pub struct Engine {
     reranker: Option<Arc<rerank::Reranker>>,
     calibration: Arc<answer::Calibrations>,
     llm: Option<Arc<answer::llm::LlmClient>>,
-    /// The centroid of the generation's passage vectors (for answer confidence).
+    /// The centroid of the generation's passage vectors (for answer confidence), of all of
+    /// them and of the public ones (what a public caller's confidence is measured against).
     centroid: Option<Vec<f32>>,
+    public_centroid: Option<Vec<f32>>,
 }
 
 /// A question to answer.
@@ -72,6 +76,8 @@ pub struct AnswerRequest {
     /// Let the LLM composer write the answer when `[answer.llm]` is configured (false: always
     /// extractive).
     pub use_llm: bool,
+    /// Stops the work when nobody waits for the answer any more.
+    pub cancel: cancel::Cancel,
 }
 
 /// Milliseconds spent in each stage of answering.
@@ -154,6 +160,16 @@ impl Engine {
             .as_ref()
             .map(|l| Arc::new(answer::llm::LlmClient::new(l)));
         let centroid = generation.vectors.as_ref().map(|v| v.centroid());
+        let public_centroid = match &generation.vectors {
+            Some(v) => {
+                let public = generation.lexical.filter_keys(&vec![(
+                    index::lexical::FilterKey::Audience,
+                    vec!["public".to_string()],
+                )])?;
+                Some(v.centroid_of(|k| public.contains(&k)))
+            }
+            None => None,
+        };
         Ok(Engine {
             config,
             generation,
@@ -162,6 +178,7 @@ impl Engine {
             calibration,
             llm,
             centroid,
+            public_centroid,
         })
     }
 
@@ -205,6 +222,14 @@ impl Engine {
         self.embedder.is_some() && self.generation.vectors.is_some()
     }
 
+    /// The centroid a caller of `scope` is measured against.
+    fn centroid_for(&self, scope: Scope) -> &Option<Vec<f32>> {
+        match scope {
+            Scope::Public => &self.public_centroid,
+            Scope::All => &self.centroid,
+        }
+    }
+
     /// Searches the live generation.
     pub fn search(&self, req: &SearchRequest) -> Result<retrieve::SearchOutcome> {
         retrieve::search(
@@ -234,6 +259,7 @@ impl Engine {
             scope: req.scope,
             fusion: None,
             rerank: true,
+            cancel: req.cancel.clone(),
         };
         let ranked = retrieve::rank(
             &self.generation,
@@ -252,7 +278,9 @@ impl Engine {
                 .iter()
                 .map(|r| (r.addr, r.chunk.clone(), r.cosine, r.score))
                 .collect(),
+            req.scope.stats(),
         )?;
+        req.cancel.check("answering")?;
         let retrieve_ms = started.elapsed().as_secs_f64() * 1e3;
         let t = std::time::Instant::now();
         let composer = answer::Composer {
@@ -265,8 +293,12 @@ impl Engine {
             options: answer::ExtractOptions::default(),
         };
         let background = answer::Background {
-            known_share: lexical.known_share(&req.question, &self.config.search.boost)?,
-            centroid_cosine: match (&ranked.query_vector, &self.centroid) {
+            known_share: lexical.known_share(
+                &req.question,
+                &self.config.search.boost,
+                req.scope.stats(),
+            )?,
+            centroid_cosine: match (&ranked.query_vector, self.centroid_for(req.scope)) {
                 (Some(q), Some(c)) => Some(index::vector::dot(q, c)),
                 _ => None,
             },

@@ -278,6 +278,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 fusion: None,
                 rerank: !no_rerank,
+                cancel: Default::default(),
             };
             let started = std::time::Instant::now();
             let outcome = engine.search(&req)?;
@@ -320,6 +321,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let analyzer = kefu::analyzer(&config)?;
             let engine = open_or_build(config, analyzer)?;
             let answer = engine.answer(&kefu::AnswerRequest {
+                cancel: Default::default(),
                 question,
                 filters,
                 scope: if public {

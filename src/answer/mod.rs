@@ -40,9 +40,10 @@ impl Evidence {
         profiles: &crate::config::BoostProfiles,
         question: &str,
         ranked: Vec<(tantivy::DocAddress, Chunk, Option<f32>, f32)>,
+        stats: crate::index::lexical::Stats,
     ) -> Result<Vec<Evidence>> {
         let addrs: Vec<tantivy::DocAddress> = ranked.iter().map(|r| r.0).collect();
-        let fields = reader.field_scores(question, profiles, &addrs)?;
+        let fields = reader.field_scores(question, profiles, &addrs, stats)?;
         Ok(ranked
             .into_iter()
             .zip(&fields)

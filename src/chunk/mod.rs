@@ -228,6 +228,60 @@ struct Unit {
     tokens: usize,
 }
 
+/// Checks a document against the per-document limits of `corpus`: products and tags (count
+/// and length), title, category and version length, passages and sentences. The reason names
+/// the limit and its configuration key.
+pub fn check_limits(
+    meta: &DocMeta,
+    chunks: &[Chunk],
+    corpus: &crate::config::CorpusConfig,
+) -> std::result::Result<(), String> {
+    let items = corpus.max_list_items;
+    for (name, list) in [("products", &meta.products), ("tags", &meta.tags)] {
+        if list.len() > items {
+            return Err(format!(
+                "document `{}` has {} {name}, over the limit of {items} (corpus.max_list_items)",
+                meta.id,
+                list.len()
+            ));
+        }
+    }
+    let chars = corpus.max_value_chars;
+    let values = meta
+        .products
+        .iter()
+        .map(|v| ("a product", v.as_str()))
+        .chain(meta.tags.iter().map(|v| ("a tag", v.as_str())))
+        .chain(meta.category.iter().map(|v| ("the category", v.as_str())))
+        .chain(meta.version.iter().map(|v| ("the version", v.as_str())))
+        .chain(std::iter::once(("the title", meta.title.as_str())));
+    for (what, v) in values {
+        let n = v.chars().count();
+        if n > chars {
+            return Err(format!(
+                "document `{}`: {what} is {n} characters, over the limit of {chars} (corpus.max_value_chars)",
+                meta.id
+            ));
+        }
+    }
+    if chunks.len() > corpus.max_passages_per_document {
+        return Err(format!(
+            "document `{}` makes {} passages, over the limit of {} (corpus.max_passages_per_document)",
+            meta.id,
+            chunks.len(),
+            corpus.max_passages_per_document
+        ));
+    }
+    let sentences: usize = chunks.iter().map(|c| c.pieces.len().max(1)).sum();
+    if sentences > corpus.max_sentences_per_document {
+        return Err(format!(
+            "document `{}` has {sentences} sentences, over the limit of {} (corpus.max_sentences_per_document)",
+            meta.id, corpus.max_sentences_per_document
+        ));
+    }
+    Ok(())
+}
+
 /// Cuts a document into passages.
 pub fn chunk_document(doc: &Document, cfg: &ChunkConfig) -> Vec<Chunk> {
     let mut chunks = Vec::new();

@@ -114,6 +114,49 @@ impl Keys {
     }
 }
 
+/// The key a request presents. One rule: an `Authorization` header, when there is one, is the
+/// credential — `Bearer <key>`, the scheme in any letter case (RFC 7235), spaces or tabs
+/// between; otherwise the `X-Api-Key` header. A header that is there but malformed is refused
+/// as such (it never falls back to the other header).
+pub fn presented_key(
+    headers: &actix_web::http::header::HeaderMap,
+) -> std::result::Result<&str, super::ApiError> {
+    use actix_web::http::StatusCode;
+    let unauthorized =
+        |m: &str| super::ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m.to_string());
+    let key = if let Some(v) = headers.get(actix_web::http::header::AUTHORIZATION) {
+        let malformed = || {
+            unauthorized(
+                "malformed Authorization header: expected `Bearer <key>` (a key of visible ASCII characters)",
+            )
+        };
+        let v = v.to_str().map_err(|_| malformed())?.trim();
+        let (scheme, rest) = v.split_once([' ', '\t']).ok_or_else(malformed)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(unauthorized(
+                "unsupported Authorization scheme: send `Authorization: Bearer <key>`",
+            ));
+        }
+        rest.trim_matches([' ', '\t'])
+    } else if let Some(v) = headers.get("x-api-key") {
+        v.to_str()
+            .map_err(|_| {
+                unauthorized("malformed X-Api-Key header: a key is visible ASCII characters")
+            })?
+            .trim()
+    } else {
+        return Err(unauthorized(
+            "missing API key: send `Authorization: Bearer <key>` (or `X-Api-Key: <key>`)",
+        ));
+    };
+    if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(unauthorized(
+            "malformed API key: a key is one word of visible ASCII characters",
+        ));
+    }
+    Ok(key)
+}
+
 /// What a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
@@ -158,6 +201,56 @@ mod tests {
         assert!(Keys::load(&config, Some("root:whatever-key")).is_err());
         assert!(Keys::load(&config, Some("writer-without-colon")).is_err());
         assert!(Keys::load(&config, Some("bot:short")).is_err());
+    }
+
+    fn headers(pairs: &[(&str, &[u8])]) -> actix_web::http::header::HeaderMap {
+        let mut h = actix_web::http::header::HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                actix_web::http::header::HeaderName::from_bytes(k.as_bytes()).expect("name"),
+                actix_web::http::header::HeaderValue::from_bytes(v).expect("value"),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive_and_one_header_decides() {
+        for v in [
+            "Bearer demo-bot-key",
+            "bearer demo-bot-key",
+            "BEARER demo-bot-key",
+            "Bearer\tdemo-bot-key",
+            "  Bearer   demo-bot-key  ",
+        ] {
+            let h = headers(&[("authorization", v.as_bytes())]);
+            assert_eq!(presented_key(&h).ok(), Some("demo-bot-key"), "{v:?}");
+        }
+        let h = headers(&[("x-api-key", b" demo-agent-key ")]);
+        assert_eq!(presented_key(&h).ok(), Some("demo-agent-key"));
+        // a malformed Authorization header never falls back to X-Api-Key
+        let h = headers(&[
+            ("authorization", b"bearer"),
+            ("x-api-key", b"demo-agent-key"),
+        ]);
+        let e = presented_key(&h).expect_err("malformed");
+        assert!(
+            e.message.contains("malformed Authorization"),
+            "{}",
+            e.message
+        );
+        let h = headers(&[("authorization", b"Basic abc")]);
+        assert!(presented_key(&h)
+            .expect_err("basic")
+            .message
+            .contains("scheme"));
+        let h = headers(&[("authorization", "Bearer ключ".as_bytes())]);
+        assert!(presented_key(&h)
+            .expect_err("non-ascii")
+            .message
+            .contains("malformed"));
+        let e = presented_key(&headers(&[])).expect_err("missing");
+        assert!(e.message.contains("missing API key"));
     }
 
     #[test]

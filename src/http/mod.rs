@@ -3,8 +3,8 @@
 //! bounded pool of its own threads, never on the async workers; a semaphore caps the requests
 //! admitted to that pool, and the rest get 503 with Retry-After at once.
 
+pub mod admission;
 pub mod auth;
-pub mod body;
 pub mod metrics;
 pub mod openapi;
 
@@ -16,16 +16,16 @@ use actix_web::dev::Service as _;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer, ResponseError};
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::Semaphore;
 use tracing::Instrument;
 
+use crate::cancel::Cancel;
 use crate::config::{Config, FusionConfig, Role};
 use crate::error::{Error, Result};
 use crate::retrieve::{Filters, Mode, Scope, SearchRequest};
-use crate::service::{documents::Upload, JobKind, Service};
+use crate::service::{documents::Upload, Service};
+use admission::{Admission, Call, Lane};
 use auth::{Keys, Need};
 use metrics::{Gauges, Metrics};
 
@@ -57,6 +57,16 @@ impl ApiError {
             retry_after: Some(1),
             ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
         }
+    }
+
+    fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
+    /// With a `Retry-After` of `secs` seconds.
+    fn retry_after(mut self, secs: u32) -> ApiError {
+        self.retry_after = Some(secs);
+        self
     }
 }
 
@@ -94,10 +104,15 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
         let status =
             StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if status.is_server_error() {
+        if status.is_server_error() && !matches!(e, Error::Cancelled(_) | Error::NoIndex { .. }) {
             tracing::error!(error = %e, "request failed");
         }
-        ApiError::new(status, e.code(), e.to_string())
+        let api = ApiError::new(status, e.code(), e.to_string());
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            api.retry_after(1)
+        } else {
+            api
+        }
     }
 }
 
@@ -106,11 +121,7 @@ type ApiResult<T> = std::result::Result<T, ApiError>;
 /// What every handler shares.
 pub struct State {
     service: Arc<Service>,
-    keys: Keys,
-    cpu: rayon::ThreadPool,
-    inflight: Arc<Semaphore>,
-    max_inflight: usize,
-    timeout: Duration,
+    admission: Admission,
     metrics: Arc<Metrics>,
 }
 
@@ -119,107 +130,79 @@ impl State {
         self.service.config()
     }
 
-    /// The caller's role, if its key is valid and the role may do what the route `need`s.
-    fn authorize(&self, req: &HttpRequest, need: Need) -> ApiResult<Role> {
-        let presented = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").map(str::trim))
-            .or_else(|| {
-                req.headers()
-                    .get("x-api-key")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::trim)
-            });
-        let Some(presented) = presented.filter(|k| !k.is_empty()) else {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "missing API key: send `Authorization: Bearer <key>`",
-            ));
-        };
-        let Some((role, _holder)) = self.keys.check(presented) else {
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "unknown API key",
-            ));
-        };
-        if !need.allows(role) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!("a {} key may not do this", role.name()),
-            ));
-        }
-        Ok(role)
+    /// Runs an admitted request's work on its pool, waiting until the request's deadline. The
+    /// work gets the request's cancellation token: cancelled when the deadline passes (the
+    /// client then gets 503 `timeout`) or the client goes away (actix drops the handler, and
+    /// with it the call's guard); work that has not started by then stops at its first check.
+    async fn run<T: Send + 'static>(
+        &self,
+        mut call: Call,
+        work: impl FnOnce(&Cancel) -> T + Send + 'static,
+    ) -> ApiResult<T> {
+        let deadline = call.deadline;
+        self.run_until(&mut call, work, Some(deadline)).await
     }
 
-    /// Runs CPU-bound work on the pool: admitted only while fewer than `max_inflight` are
-    /// admitted (else 503 at once), answered 503 `timeout` after the request timeout.
-    async fn on_cpu<T: Send + 'static>(
+    /// [`State::run`] waiting until `deadline`, or until the work ends (`None`: for writes,
+    /// whose work checks the deadline itself before it writes, so that the answer is the truth).
+    async fn run_until<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        call: &mut Call,
+        work: impl FnOnce(&Cancel) -> T + Send + 'static,
+        deadline: Option<Instant>,
     ) -> ApiResult<T> {
-        self.on_cpu_within(work, self.timeout).await
-    }
-
-    /// [`State::on_cpu`] with its own time limit (answers that wait for an LLM).
-    async fn on_cpu_within<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-        limit: Duration,
-    ) -> ApiResult<T> {
-        let permit = self.inflight.clone().try_acquire_owned().map_err(|_| {
-            ApiError::unavailable("overloaded", "too many requests in progress; retry shortly")
-        })?;
+        let permit = call.take_permit();
+        let cancel = call.cancel.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.cpu.spawn(move || {
-            let out = work();
-            drop(permit);
-            let _ = tx.send(out);
+        let token = cancel.clone();
+        self.admission.pool(call.lane).threads.spawn(move || {
+            let _permit = permit;
+            let _ = tx.send(work(&token));
         });
-        match tokio::time::timeout(limit, rx).await {
+        let waited = match deadline {
+            Some(d) => tokio::time::timeout_at(d.into(), rx).await,
+            None => Ok(rx.await),
+        };
+        match waited {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(_)) => Err(ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the worker stopped",
-            )),
-            Err(_) => Err(ApiError::unavailable(
-                "timeout",
-                format!(
-                    "the request took longer than {} ms (http.request_timeout_ms, or answer.llm.total_timeout_ms for answers)",
-                    limit.as_millis()
-                ),
-            )),
+            Ok(Err(_)) => Err(ApiError::internal("the worker stopped")),
+            Err(_) => {
+                cancel.cancel();
+                Err(ApiError::unavailable(
+                    "timeout",
+                    format!(
+                        "the request took longer than {} ms (http.request_timeout_ms, or answer.llm.total_timeout_ms for answers) and was stopped",
+                        deadline_ms(call)
+                    ),
+                ))
+            }
         }
     }
 
-    /// Runs CPU-bound work that streams: admitted like [`State::on_cpu`]; the work gets a
-    /// channel for the response's pieces (a send fails once the client is gone).
-    fn stream_on_cpu(
+    /// Runs admitted work that streams: the work gets a channel for the response's pieces (a
+    /// send fails once the client is gone). The response body owns the call, so a client that
+    /// leaves cancels the work.
+    fn stream(
         &self,
-        work: impl FnOnce(tokio::sync::mpsc::Sender<web::Bytes>) + Send + 'static,
-    ) -> ApiResult<HttpResponse> {
-        let permit = self.inflight.clone().try_acquire_owned().map_err(|_| {
-            ApiError::unavailable("overloaded", "too many requests in progress; retry shortly")
-        })?;
+        mut call: Call,
+        work: impl FnOnce(&Cancel, tokio::sync::mpsc::Sender<web::Bytes>) + Send + 'static,
+    ) -> HttpResponse {
+        let permit = call.take_permit();
         let (tx, rx) = tokio::sync::mpsc::channel::<web::Bytes>(32);
-        self.cpu.spawn(move || {
-            work(tx);
-            drop(permit);
+        let token = call.cancel.clone();
+        self.admission.pool(call.lane).threads.spawn(move || {
+            let _permit = permit;
+            work(&token, tx);
         });
-        let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        let body = futures_util::stream::unfold((rx, call), |(mut rx, call)| async move {
             rx.recv()
                 .await
-                .map(|b| (Ok::<web::Bytes, std::convert::Infallible>(b), rx))
+                .map(|b| (Ok::<web::Bytes, std::convert::Infallible>(b), (rx, call)))
         });
-        Ok(HttpResponse::Ok()
+        HttpResponse::Ok()
             .content_type("text/event-stream")
             .insert_header((header::CACHE_CONTROL, "no-cache"))
-            .streaming(body))
+            .streaming(body)
     }
 
     fn engine(&self) -> ApiResult<Arc<crate::Engine>> {
@@ -229,61 +212,11 @@ impl State {
     }
 }
 
-/// Reads a body of at most `limit` bytes and checks its JSON nesting.
-async fn read_json<T: serde::de::DeserializeOwned>(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-    max_depth: usize,
-) -> ApiResult<T> {
-    let too_big = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("the body is over the limit of {limit} bytes"),
-        )
-    };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_big());
-    }
-    let mut buf = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the body: {e}")))?;
-        if buf.len() + chunk.len() > limit {
-            return Err(too_big());
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    if buf.is_empty() {
-        return Err(ApiError::bad_request(
-            "the body is empty; send a JSON object",
-        ));
-    }
-    let depth = body::json_depth(&buf);
-    if depth > max_depth {
-        return Err(ApiError::bad_request(format!(
-            "the JSON nests {depth} levels deep, over the limit of {max_depth} (http.max_json_depth)"
-        )));
-    }
-    if buf.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            "the body must be a JSON object",
-        ));
-    }
-    serde_json::from_slice(&buf).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            format!("the body is not a valid request: {e}"),
-        )
-    })
+/// The time a call was given, in ms (for the timeout message).
+fn deadline_ms(call: &Call) -> u128 {
+    call.deadline
+        .saturating_duration_since(call.admitted)
+        .as_millis()
 }
 
 /// One value or a list of alternatives.
@@ -312,14 +245,25 @@ struct SearchBody {
 }
 
 impl SearchBody {
-    fn into_request(self, config: &Config, scope: Scope) -> ApiResult<SearchRequest> {
+    fn into_request(
+        self,
+        config: &Config,
+        scope: Scope,
+        max_top_k: usize,
+    ) -> ApiResult<SearchRequest> {
         let mode = match &self.mode {
             None => Mode::Hybrid,
             Some(m) => Mode::parse(m).ok_or_else(|| {
                 ApiError::bad_request(format!("unknown mode `{m}` (bm25, vector or hybrid)"))
             })?,
         };
-        let filters = Filters::parse(&filter_pairs(self.filters))?;
+        let filters = Filters::parse(&filter_pairs(self.filters)?)?;
+        let top_k = self.top_k.unwrap_or(config.search.top_k);
+        if top_k > max_top_k {
+            return Err(ApiError::bad_request(format!(
+                "top_k must be between 1 and {max_top_k} for this key (http.bot_max_top_k)"
+            )));
+        }
         let fusion = match self.fusion {
             None => None,
             Some(over) => {
@@ -338,12 +282,13 @@ impl SearchBody {
         };
         let req = SearchRequest {
             query: self.query,
-            top_k: self.top_k.unwrap_or(config.search.top_k),
+            top_k,
             mode,
             filters,
             scope,
             fusion,
             rerank: self.rerank.unwrap_or(true),
+            cancel: Cancel::new(),
         };
         crate::retrieve::validate(&req, config)?;
         Ok(req)
@@ -362,20 +307,33 @@ async fn search(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let role = state.authorize(&req, Need::Reader)?;
+    let mut call = state.admission.admit(&req, Need::Reader)?;
     let cfg = state.config();
-    let body: SearchBody = read_json(
-        &req,
-        payload,
-        cfg.http.max_body_bytes,
-        cfg.http.max_json_depth,
-    )
-    .await?;
-    let sreq = body.into_request(cfg, scope_of(role))?;
+    let body: SearchBody = state
+        .admission
+        .json(
+            &req,
+            payload,
+            cfg.http.max_body_bytes,
+            cfg.http.max_json_depth,
+            false,
+        )
+        .await?;
+    let mut sreq = body.into_request(cfg, scope_of(call.role), call.max_top_k)?;
+    // a search that embeds the query is heavy work; BM25 alone is light
+    let lane = if sreq.mode == Mode::Bm25 {
+        Lane::Light
+    } else {
+        Lane::Heavy
+    };
+    state.admission.enter(&mut call, lane)?;
+    sreq.cancel = call.cancel.clone();
     let engine = state.engine()?;
     let started = Instant::now();
     let (outcome, generation) = state
-        .on_cpu(move || (engine.search(&sreq), engine.generation().number))
+        .run(call, move |_| {
+            (engine.search(&sreq), engine.generation().number)
+        })
         .await?;
     let outcome = outcome?;
     if let Some(ms) = outcome.embed_ms {
@@ -420,49 +378,60 @@ async fn answer(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let role = state.authorize(&req, Need::Reader)?;
+    let mut call = state.admission.admit(&req, Need::Reader)?;
     let cfg = state.config();
-    let body: AnswerBody = read_json(
-        &req,
-        payload,
-        cfg.http.max_body_bytes,
-        cfg.http.max_json_depth,
-    )
-    .await?;
+    let body: AnswerBody = state
+        .admission
+        .json(
+            &req,
+            payload,
+            cfg.http.max_body_bytes,
+            cfg.http.max_json_depth,
+            false,
+        )
+        .await?;
     let passages = body.passages.unwrap_or(cfg.answer.passages);
-    if passages == 0 || passages > 50 {
-        return Err(ApiError::bad_request("passages must be between 1 and 50"));
-    }
-    if body.question.trim().is_empty() {
-        return Err(ApiError::bad_request("the question is empty"));
-    }
-    if body.question.len() > cfg.search.max_query_bytes {
+    let most = 50.min(call.max_top_k);
+    if passages == 0 || passages > most {
         return Err(ApiError::bad_request(format!(
-            "the question is {} bytes, over the limit of {} (search.max_query_bytes)",
-            body.question.len(),
-            cfg.search.max_query_bytes
+            "passages must be between 1 and {most}"
         )));
     }
-    let use_llm = match body.composer.as_deref() {
-        None | Some("llm") => true,
-        Some("extractive") => false,
+    crate::retrieve::check_query_text("question", &body.question, cfg)?;
+    let (use_llm, mut warnings) = match body.composer.as_deref() {
+        None => (true, Vec::new()),
+        Some("llm") if cfg.answer.llm.is_none() => (
+            false,
+            vec!["composer `llm` was asked for, but no LLM is configured ([answer.llm]); the answer is extractive".to_string()],
+        ),
+        Some("llm") => (true, Vec::new()),
+        Some("extractive") => (false, Vec::new()),
         Some(other) => {
             return Err(ApiError::bad_request(format!(
-                "unknown composer `{other}` (extractive or llm)"
+                "unknown composer `{}` (extractive or llm)",
+                crate::error::printable(other)
             )))
         }
     };
+    state.admission.enter(&mut call, Lane::Heavy)?;
+    // an answer written by an LLM may take its own time limit
+    if let Some(l) = cfg.answer.llm.as_ref().filter(|_| use_llm) {
+        call.extend(Duration::from_millis(
+            cfg.http.request_timeout_ms.max(l.total_timeout_ms + 2000),
+        ));
+    }
     let areq = crate::AnswerRequest {
         question: body.question,
-        filters: Filters::parse(&filter_pairs(body.filters))?,
-        scope: scope_of(role),
+        filters: Filters::parse(&filter_pairs(body.filters)?)?,
+        scope: scope_of(call.role),
         passages,
         use_llm,
+        cancel: call.cancel.clone(),
     };
     let engine = state.engine()?;
     if body.stream {
         let metrics = state.metrics.clone();
-        return state.stream_on_cpu(move |tx| {
+        return Ok(state.stream(call, move |_, tx| {
             let generation = engine.generation().number;
             let mut sink = |ev: crate::answer::AnswerEvent| {
                 let name = match &ev {
@@ -472,10 +441,11 @@ async fn answer(
                 tx.blocking_send(sse(name, &ev)).is_ok()
             };
             let last = match engine.answer_streaming(&areq, &mut sink) {
-                Ok(answer) => {
+                Ok(mut answer) => {
                     if let Some(ms) = answer.timings.embed_ms {
                         metrics.embedding(ms / 1e3);
                     }
+                    answer.warnings.append(&mut warnings);
                     sse(
                         "answer",
                         &AnswerResponse {
@@ -490,21 +460,15 @@ async fn answer(
                 }
             };
             let _ = tx.blocking_send(last);
-        });
+        }));
     }
-    // an answer written by an LLM may take its own time limit
-    let limit = cfg.answer.llm.as_ref().map_or(state.timeout, |l| {
-        state
-            .timeout
-            .max(Duration::from_millis(l.total_timeout_ms + 2000))
-    });
     let (answer, generation) = state
-        .on_cpu_within(
-            move || (engine.answer(&areq), engine.generation().number),
-            limit,
-        )
+        .run(call, move |_| {
+            (engine.answer(&areq), engine.generation().number)
+        })
         .await?;
-    let answer = answer?;
+    let mut answer = answer?;
+    answer.warnings.append(&mut warnings);
     if let Some(ms) = answer.timings.embed_ms {
         state.metrics.embedding(ms / 1e3);
     }
@@ -521,16 +485,23 @@ struct AnswerResponse<'a> {
     answer: &'a crate::Answer,
 }
 
-/// `key=value` pairs of a request's filters object.
-fn filter_pairs(filters: BTreeMap<String, OneOrMany>) -> Vec<String> {
+/// `key=value` pairs of a request's filters object; an empty list is refused (it would
+/// silently remove the filter).
+fn filter_pairs(filters: BTreeMap<String, OneOrMany>) -> ApiResult<Vec<String>> {
     let mut pairs = Vec::new();
     for (k, v) in filters {
         match v {
             OneOrMany::One(v) => pairs.push(format!("{k}={v}")),
+            OneOrMany::Many(vs) if vs.is_empty() => {
+                return Err(ApiError::bad_request(format!(
+                    "filter `{}` is an empty list; leave the key out to not filter by it",
+                    crate::error::printable(&k)
+                )))
+            }
             OneOrMany::Many(vs) => pairs.extend(vs.into_iter().map(|v| format!("{k}={v}"))),
         }
     }
-    pairs
+    Ok(pairs)
 }
 
 /// The body of a search response (serialised straight from the hits, no JSON tree between).
@@ -549,14 +520,17 @@ async fn get_document(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let role = state.authorize(&req, Need::Reader)?;
+    let mut call = state.admission.admit(&req, Need::Reader)?;
+    state.admission.enter(&mut call, Lane::Light)?;
     let id = path.into_inner();
-    crate::service::documents::check_id(&id)?;
+    crate::service::documents::check_lookup_id(&id)?;
     let engine = state.engine()?;
-    let scope = scope_of(role);
+    let scope = scope_of(call.role);
     let wanted = id.clone();
     let doc = state
-        .on_cpu(move || crate::retrieve::document(engine.generation(), &wanted, scope))
+        .run(call, move |_| {
+            crate::retrieve::document(engine.generation(), &wanted, scope)
+        })
         .await??;
     match doc {
         Some(d) => Ok(HttpResponse::Ok().json(d)),
@@ -576,16 +550,26 @@ async fn put_document(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    state.authorize(&req, Need::Writer)?;
+    let mut call = state.admission.admit(&req, Need::Writer)?;
     let id = path.into_inner();
     crate::service::documents::check_id(&id)?;
     let cfg = state.config();
     // JSON escaping can double a document's size
     let limit = (cfg.corpus.max_file_bytes as usize).saturating_mul(2) + 64 * 1024;
-    let upload: Upload = read_json(&req, payload, limit, cfg.http.max_json_depth).await?;
+    let upload: Upload = state
+        .admission
+        .json(&req, payload, limit, cfg.http.max_json_depth, true)
+        .await?;
+    state.admission.enter(&mut call, Lane::Heavy)?;
     let service = state.service.clone();
+    // the work checks the deadline itself before it writes: waited for to the end, so the
+    // answer says what happened (written and queued, or not written at all)
     let job = state
-        .on_cpu(move || service.put_document(&id, &upload))
+        .run_until(
+            &mut call,
+            move |cancel| service.put_document(&id, &upload, cancel),
+            None,
+        )
         .await??;
     Ok(accepted(job))
 }
@@ -595,16 +579,32 @@ async fn delete_document(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    state.authorize(&req, Need::Writer)?;
+    let mut call = state.admission.admit(&req, Need::Writer)?;
+    state.admission.enter(&mut call, Lane::Light)?;
     let id = path.into_inner();
     let service = state.service.clone();
-    let job = state.on_cpu(move || service.delete_document(&id)).await??;
+    let job = state
+        .run_until(
+            &mut call,
+            move |cancel| service.delete_document(&id, cancel),
+            None,
+        )
+        .await??;
     Ok(accepted(job))
 }
 
 async fn reindex(state: web::Data<State>, req: HttpRequest) -> ApiResult<HttpResponse> {
-    state.authorize(&req, Need::Writer)?;
-    Ok(accepted(state.service.submit(JobKind::Reindex, None)))
+    state.admission.caller(&req, Need::Writer)?;
+    Ok(accepted(state.service.reindex()?))
+}
+
+fn job_id(raw: &str) -> ApiResult<u64> {
+    raw.parse().map_err(|_| {
+        ApiError::bad_request(format!(
+            "job id `{}` is not a number",
+            crate::error::printable(raw)
+        ))
+    })
 }
 
 async fn get_job(
@@ -612,15 +612,19 @@ async fn get_job(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    state.authorize(&req, Need::Writer)?;
-    let raw = path.into_inner();
-    let id: u64 = raw
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("job id `{raw}` is not a number")))?;
-    match state.service.job(id) {
-        Some(j) => Ok(HttpResponse::Ok().json(j)),
-        None => Err(Error::NotFound(format!("job {id}")).into()),
-    }
+    state.admission.caller(&req, Need::Writer)?;
+    let id = job_id(&path.into_inner())?;
+    Ok(HttpResponse::Ok().json(state.service.job(id)?))
+}
+
+async fn cancel_job(
+    state: web::Data<State>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    state.admission.caller(&req, Need::Writer)?;
+    let id = job_id(&path.into_inner())?;
+    Ok(HttpResponse::Ok().json(state.service.cancel_job(id)?))
 }
 
 async fn healthz() -> HttpResponse {
@@ -647,7 +651,7 @@ async fn metrics_route(state: web::Data<State>) -> HttpResponse {
         passages: engine
             .as_ref()
             .map_or(0, |e| e.generation().manifest.passages()),
-        inflight: state.max_inflight - state.inflight.available_permits(),
+        inflight: state.admission.light.in_use() + state.admission.heavy.in_use(),
     };
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
@@ -662,23 +666,62 @@ async fn no_route(req: HttpRequest) -> HttpResponse {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "no_route",
-        format!("no route {} {}", req.method(), req.path()),
+        format!(
+            "no route {} {}",
+            req.method(),
+            crate::error::printable(req.path())
+        ),
     )
     .error_response()
 }
 
-async fn wrong_method(req: HttpRequest) -> HttpResponse {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("{} is not allowed on {}", req.method(), req.path()),
-    )
-    .error_response()
+/// The methods a path of the route table answers (HEAD wherever GET is), for `Allow`.
+fn allowed(path: &str) -> String {
+    let mut methods: Vec<String> = openapi::ROUTES
+        .iter()
+        .filter(|(_, p)| *p == path)
+        .map(|(m, _)| m.to_ascii_uppercase())
+        .collect();
+    if methods.iter().any(|m| m == "GET") {
+        methods.push("HEAD".into());
+    }
+    methods.push("OPTIONS".into());
+    methods.join(", ")
 }
 
-/// A route's resource: other methods on it get 405 with a JSON error.
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(wrong_method))
+/// A route's resource from the route table: its methods, HEAD wherever GET is, OPTIONS
+/// answered with `Allow`, and any other method 405 with `Allow` and a JSON error.
+fn resource(path: &'static str) -> actix_web::Resource {
+    let allow = allowed(path);
+    let allow_options = allow.clone();
+    web::resource(path)
+        .route(web::method(actix_web::http::Method::OPTIONS).to(move || {
+            let allow = allow_options.clone();
+            async move {
+                HttpResponse::NoContent()
+                    .insert_header((header::ALLOW, allow))
+                    .finish()
+            }
+        }))
+        .default_service(web::to(move |req: HttpRequest| {
+            let allow = allow.clone();
+            async move {
+                let mut res = ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    format!(
+                        "{} is not allowed on {} (allowed: {allow})",
+                        req.method(),
+                        crate::error::printable(req.path())
+                    ),
+                )
+                .error_response();
+                if let Ok(v) = HeaderValue::from_str(&allow) {
+                    res.headers_mut().insert(header::ALLOW, v);
+                }
+                res
+            }
+        }))
 }
 
 fn request_id(req: &actix_web::dev::ServiceRequest) -> String {
@@ -715,18 +758,10 @@ pub fn serve(service: Arc<Service>, bind: &str) -> Result<()> {
     } else {
         config.http.cpu_threads
     };
-    let cpu = rayon::ThreadPoolBuilder::new()
-        .num_threads(cpu_threads)
-        .thread_name(|i| format!("kefu-cpu-{i}"))
-        .build()
-        .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
+    let admission = Admission::new(&config.http, keys, cpu_threads)?;
     let state = web::Data::new(State {
         service,
-        keys,
-        cpu,
-        inflight: Arc::new(Semaphore::new(config.http.max_inflight)),
-        max_inflight: config.http.max_inflight,
-        timeout: Duration::from_millis(config.http.request_timeout_ms),
+        admission,
         metrics: Arc::new(Metrics::default()),
     });
     // the async workers only parse, route and copy bytes (the CPU pool does the work): half
@@ -789,15 +824,37 @@ pub fn serve(service: Arc<Service>, bind: &str) -> Result<()> {
                 .service(
                     resource("/v1/documents/{id}")
                         .route(web::get().to(get_document))
+                        .route(web::head().to(get_document))
                         .route(web::put().to(put_document))
                         .route(web::delete().to(delete_document)),
                 )
                 .service(resource("/v1/reindex").route(web::post().to(reindex)))
-                .service(resource("/v1/jobs/{id}").route(web::get().to(get_job)))
-                .service(resource("/healthz").route(web::get().to(healthz)))
-                .service(resource("/readyz").route(web::get().to(readyz)))
-                .service(resource("/metrics").route(web::get().to(metrics_route)))
-                .service(resource("/openapi.json").route(web::get().to(openapi_route)))
+                .service(
+                    resource("/v1/jobs/{id}")
+                        .route(web::get().to(get_job))
+                        .route(web::head().to(get_job))
+                        .route(web::delete().to(cancel_job)),
+                )
+                .service(
+                    resource("/healthz")
+                        .route(web::get().to(healthz))
+                        .route(web::head().to(healthz)),
+                )
+                .service(
+                    resource("/readyz")
+                        .route(web::get().to(readyz))
+                        .route(web::head().to(readyz)),
+                )
+                .service(
+                    resource("/metrics")
+                        .route(web::get().to(metrics_route))
+                        .route(web::head().to(metrics_route)),
+                )
+                .service(
+                    resource("/openapi.json")
+                        .route(web::get().to(openapi_route))
+                        .route(web::head().to(openapi_route)),
+                )
                 .default_service(web::to(no_route))
         })
         .workers(workers)

@@ -13,6 +13,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/documents/{id}"),
     ("post", "/v1/reindex"),
     ("get", "/v1/jobs/{id}"),
+    ("delete", "/v1/jobs/{id}"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -162,10 +163,11 @@ pub fn document() -> Value {
                 }},
                 "Job": {"type": "object", "properties": {
                     "id": {"type": "integer"}, "kind": {"type": "string", "enum": ["startup", "reindex", "put_document", "delete_document"]},
-                    "state": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
+                    "state": {"type": "string", "enum": ["queued", "running", "succeeded", "failed", "cancelled"]},
                     "document_id": {"type": "string"}, "created_at": {"type": "string"}, "started_at": {"type": "string"}, "finished_at": {"type": "string"},
                     "progress": {"type": "object", "properties": {"phase": {"type": "string"}, "done": {"type": "integer"}, "total": {"type": "integer"}}},
                     "report": {"type": "object", "description": "files added/changed/removed/failed, documents, passages, generation"},
+                    "document": {"type": "object", "description": "for a document's job: whether the live index holds the document after the run, and its passages", "properties": {"id": {"type": "string"}, "indexed": {"type": "boolean"}, "passages": {"type": "integer"}}},
                     "error": {"type": "string"}
                 }}
             }
@@ -195,8 +197,11 @@ pub fn document() -> Value {
             "/v1/reindex": {"post": {"summary": "Reindex the corpus in the background (writer)",
                 "responses": with(job_accepted, errors(&auth))}},
             "/v1/jobs/{id}": {"get": {"summary": "A job's state, progress, counts and errors (writer)",
+                "parameters": job_param.clone(),
+                "responses": with(ok("200", "the job", json!({"$ref": "#/components/schemas/Job"})), job_err.clone())},
+                "delete": {"summary": "Cancel a job that has not finished (writer); a running job stops at its next check and the live index is unchanged",
                 "parameters": job_param,
-                "responses": with(ok("200", "the job", json!({"$ref": "#/components/schemas/Job"})), job_err)}},
+                "responses": with(ok("200", "the cancelled job", json!({"$ref": "#/components/schemas/Job"})), with(job_err, errors(&[("409", "the job has already finished")])).as_object().cloned().unwrap_or_default())}},
             "/healthz": {"get": {"summary": "The process is up", "security": [],
                 "responses": ok("200", "up", json!({"type": "object"}))}},
             "/readyz": {"get": {"summary": "An index generation is loaded", "security": [],

@@ -48,6 +48,8 @@ pub struct IndexOptions {
     pub progress: bool,
     /// Called as files are parsed and passages embedded.
     pub on_progress: Option<ProgressFn>,
+    /// Stops the run (before anything is swapped in; embeddings made so far stay cached).
+    pub cancel: Option<crate::cancel::Cancel>,
 }
 
 impl std::fmt::Debug for IndexOptions {
@@ -59,6 +61,14 @@ impl std::fmt::Debug for IndexOptions {
     }
 }
 
+/// `Err(Error::Cancelled)` once the run's token is cancelled.
+fn check_cancel(opts: &IndexOptions, phase: &str) -> Result<()> {
+    match &opts.cancel {
+        Some(c) => c.check(phase),
+        None => Ok(()),
+    }
+}
+
 fn report_progress(opts: &IndexOptions, phase: &'static str, done: usize, total: usize) {
     if let Some(f) = &opts.on_progress {
         f(Progress { phase, done, total });
@@ -66,14 +76,14 @@ fn report_progress(opts: &IndexOptions, phase: &'static str, done: usize, total:
 }
 
 /// A file that could not be indexed (wholly or in part).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct FileFailure {
     pub path: String,
     pub reason: String,
 }
 
 /// What an indexing run did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct IndexReport {
     pub added: usize,
     pub changed: usize,
@@ -308,16 +318,24 @@ pub fn run(config: &Config, analyzer: &Arc<Analyzer>, opts: &IndexOptions) -> Re
             .map(|(i, hash, size)| {
                 let f = &files[*i];
                 let r = ingest::read_file(&f.abs, &f.rel, config)
-                    .map(|ing| Parsed {
-                        rel: f.rel.clone(),
-                        hash: hash.clone(),
-                        size: *size,
-                        docs: ing
-                            .documents
-                            .iter()
-                            .map(|d| (d.meta.clone(), chunk_document(d, &config.chunk)))
-                            .collect(),
-                        errors: ing.errors,
+                    .map(|ing| {
+                        let mut errors = ing.errors;
+                        let mut docs = Vec::with_capacity(ing.documents.len());
+                        for d in &ing.documents {
+                            let chunks = chunk_document(d, &config.chunk);
+                            // a document over the limits is left out, with its reason
+                            match crate::chunk::check_limits(&d.meta, &chunks, &config.corpus) {
+                                Ok(()) => docs.push((d.meta.clone(), chunks)),
+                                Err(reason) => errors.push(reason),
+                            }
+                        }
+                        Parsed {
+                            rel: f.rel.clone(),
+                            hash: hash.clone(),
+                            size: *size,
+                            docs,
+                            errors,
+                        }
                     })
                     .map_err(|e| FileFailure {
                         path: f.rel.clone(),
@@ -325,6 +343,14 @@ pub fn run(config: &Config, analyzer: &Arc<Analyzer>, opts: &IndexOptions) -> Re
                             Error::BadFile { reason, .. } => reason,
                             other => other.to_string(),
                         },
+                    })
+                    .and_then(|p| match (p.docs.is_empty(), p.errors.first()) {
+                        // nothing usable: the file fails (an earlier version stays indexed)
+                        (true, Some(reason)) => Err(FileFailure {
+                            path: f.rel.clone(),
+                            reason: reason.clone(),
+                        }),
+                        _ => Ok(p),
                     });
                 bar.inc(1);
                 let n = parsed_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -334,6 +360,7 @@ pub fn run(config: &Config, analyzer: &Arc<Analyzer>, opts: &IndexOptions) -> Re
             .collect()
     });
     bar.finish_and_clear();
+    check_cancel(opts, "parsing")?;
 
     // document ids must be unique across files
     let mut owner: HashMap<String, String> = HashMap::new();
@@ -647,6 +674,7 @@ fn build_vectors(
     let mut done = 0;
     report_progress(opts, "embedding", 0, missing.len());
     for part in missing.chunks(256) {
+        check_cancel(opts, "embedding")?;
         let texts: Vec<&str> = part.iter().map(|(i, _)| texts_of[*i].as_str()).collect();
         let vecs = embedder.embed_passages(&texts)?;
         let mut cache = Vec::with_capacity(part.len());

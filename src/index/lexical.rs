@@ -303,6 +303,18 @@ struct SegmentData {
     reader_index: usize,
 }
 
+/// Which passages the collection statistics of a query (document frequencies, the passage
+/// count) are computed over. A caller limited to public passages gets statistics of the public
+/// passages only, so that nothing it sees (scores, coverage, an answer's confidence) depends on
+/// what internal passages contain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stats {
+    /// Every passage.
+    All,
+    /// Passages whose audience is `public`.
+    Public,
+}
+
 /// Searches one committed state of a lexical index. Cheap to share across threads.
 ///
 /// Scoring is BM25 with per-field weights, computed here over tantivy's postings (exhaustive
@@ -318,6 +330,9 @@ pub struct LexicalReader {
     /// Average field length of each scored field.
     avgdl: [f32; SCORED],
     num_docs: u64,
+    /// Per segment, the public passages as a bitset, and how many are alive.
+    public: Vec<Vec<u64>>,
+    public_docs: u64,
     norm_tables: std::sync::Mutex<Vec<NormTableEntry>>,
 }
 
@@ -487,7 +502,7 @@ impl LexicalReader {
                 avgdl[slot] = tokens as f32 / total_docs as f32;
             }
         }
-        Ok(LexicalReader {
+        let mut reader = LexicalReader {
             searcher,
             keys,
             fields,
@@ -495,8 +510,66 @@ impl LexicalReader {
             segments,
             avgdl,
             num_docs,
+            public: Vec::new(),
+            public_docs: 0,
             norm_tables: std::sync::Mutex::new(Vec::new()),
-        })
+        };
+        let only_public: FilterSet = vec![(FilterKey::Audience, vec!["public".to_string()])];
+        let mut public = Vec::with_capacity(reader.segments.len());
+        let mut public_docs = 0u64;
+        for seg in &reader.segments {
+            let bits = reader
+                .filter_bits(seg, &only_public)?
+                .unwrap_or_else(|| vec![0; (seg.max_doc as usize).div_ceil(64)]);
+            public_docs += (0..seg.max_doc)
+                .filter(|&d| {
+                    bits[d as usize / 64] & (1 << (d % 64)) != 0
+                        && seg.alive.as_ref().is_none_or(|a| a.is_alive(d))
+                })
+                .count() as u64;
+            public.push(bits);
+        }
+        reader.public = public;
+        reader.public_docs = public_docs;
+        Ok(reader)
+    }
+
+    /// The number of passages a statistic of `stats` counts.
+    fn docs_in(&self, stats: Stats) -> u64 {
+        match stats {
+            Stats::All => self.num_docs,
+            Stats::Public => self.public_docs,
+        }
+    }
+
+    /// The document frequency of a term within `stats`: tantivy's own count for every passage,
+    /// the term's postings counted against the public bitset for public passages.
+    fn doc_freq(
+        &self,
+        stats: Stats,
+        si: usize,
+        slot: usize,
+        ti: &tantivy::postings::TermInfo,
+    ) -> Result<u64> {
+        match stats {
+            Stats::All => Ok(ti.doc_freq as u64),
+            Stats::Public => {
+                let seg = &self.segments[si];
+                let bits = &self.public[si];
+                let mut postings = seg.inverted[slot]
+                    .read_postings_from_terminfo(ti, IndexRecordOption::Basic)
+                    .map_err(|e| Error::Index(e.to_string()))?;
+                let mut n = 0u64;
+                let mut d = postings.doc();
+                while d != TERMINATED {
+                    if bits[d as usize / 64] & (1 << (d % 64)) != 0 {
+                        n += 1;
+                    }
+                    d = postings.advance();
+                }
+                Ok(n)
+            }
+        }
     }
 
     fn scored_fields(f: &Fields) -> [Field; SCORED] {
@@ -543,8 +616,9 @@ impl LexicalReader {
         text: &str,
         b: &FieldBoosts,
         keep_common: bool,
+        stats: Stats,
     ) -> Result<(Vec<QueryTerm>, f32)> {
-        let n = self.num_docs.max(1) as f64;
+        let n = self.docs_in(stats).max(1) as f64;
         let max_df = (b.max_df.clamp(0.0, 1.0) as f64 * n).ceil() as u64;
         let q = self.analyzer.query_terms(text);
         let streams: [(usize, f32, &[String]); SCORED] = [
@@ -568,11 +642,13 @@ impl LexicalReader {
                 let term = Term::from_field_text(fields[slot], t);
                 let mut infos = Vec::with_capacity(self.segments.len());
                 let mut df = 0u64;
-                for seg in &self.segments {
+                for (si, seg) in self.segments.iter().enumerate() {
                     let ti = seg.inverted[slot]
                         .get_term_info(&term)
                         .map_err(|e| Error::Index(e.to_string()))?;
-                    df += ti.as_ref().map_or(0, |ti| ti.doc_freq as u64);
+                    if let Some(ti) = &ti {
+                        df += self.doc_freq(stats, si, slot, ti)?;
+                    }
                     infos.push(ti);
                 }
                 let idf = (1.0 + (n - df as f64 + 0.5) / (df as f64 + 0.5)).ln() as f32;
@@ -646,9 +722,10 @@ impl LexicalReader {
         k: usize,
         profiles: &BoostProfiles,
         filters: &FilterSet,
+        stats: Stats,
     ) -> Result<Vec<LexicalHit>> {
         let b = profiles.for_query(text);
-        let (terms, ideal) = self.query_terms(text, b, false)?;
+        let (terms, ideal) = self.query_terms(text, b, false, stats)?;
         if terms.is_empty() || k == 0 {
             return Ok(Vec::new());
         }
@@ -732,9 +809,9 @@ impl LexicalReader {
 
     /// The idf-weighted share of the question's terms that occur anywhere in the index (0 when
     /// none does): low for a question about something the knowledge base never mentions.
-    pub fn known_share(&self, text: &str, profiles: &BoostProfiles) -> Result<f32> {
+    pub fn known_share(&self, text: &str, profiles: &BoostProfiles, stats: Stats) -> Result<f32> {
         let b = profiles.for_query(text);
-        let (terms, ideal) = self.query_terms(text, b, true)?;
+        let (terms, ideal) = self.query_terms(text, b, true, stats)?;
         if ideal <= 0.0 {
             return Ok(0.0);
         }
@@ -750,9 +827,10 @@ impl LexicalReader {
         text: &str,
         profiles: &BoostProfiles,
         addrs: &[DocAddress],
+        stats: Stats,
     ) -> Result<Vec<[f32; SCORED]>> {
         let b = profiles.for_query(text);
-        let (terms, ideal) = self.query_terms(text, b, true)?;
+        let (terms, ideal) = self.query_terms(text, b, true, stats)?;
         let mut out = vec![[0f32; SCORED]; addrs.len()];
         if terms.is_empty() || ideal <= 0.0 {
             return Ok(out);

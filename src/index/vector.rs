@@ -398,8 +398,16 @@ impl VectorIndex {
     /// The mean of all vectors, normalised: what the knowledge base is about in general. A
     /// question as close to this as to its best passage matches nothing in particular.
     pub fn centroid(&self) -> Vec<f32> {
+        self.centroid_of(|_| true)
+    }
+
+    /// The normalised mean of the vectors of the passages `keep` accepts.
+    pub fn centroid_of(&self, keep: impl Fn(ChunkId) -> bool) -> Vec<f32> {
         let mut c = vec![0f32; self.dim];
-        for v in self.vectors.chunks_exact(self.dim) {
+        for (k, v) in self.keys.iter().zip(self.vectors.chunks_exact(self.dim)) {
+            if !keep(*k) {
+                continue;
+            }
             for (a, b) in c.iter_mut().zip(v) {
                 *a += b;
             }

@@ -1,6 +1,13 @@
 //! Front matter: YAML between `---` lines or TOML between `+++` lines at the top of a file,
 //! parsed into typed metadata. Unknown keys are kept in `extra`; a malformed block is an error
 //! that names the key.
+//!
+//! YAML is read with `serde_norway`: the maintained fork of the deprecated `serde_yaml` (same
+//! API and behaviour, on a maintained fork of its libyaml port, `unsafe-libyaml-norway`).
+//! `serde_yaml_ng` still sits on the unmaintained `unsafe-libyaml`; `serde_yml` is unsound.
+//!
+//! libyaml folds a raw NEL (U+0085) inside a double-quoted scalar into a space and refuses raw
+//! DEL, C1 controls and U+FFFE/U+FFFF; [`yaml_json`] writes JSON that YAML reads back exactly.
 
 use std::collections::BTreeMap;
 
@@ -114,12 +121,26 @@ pub fn split(src: &str) -> Result<(Option<FrontMatter>, usize), String> {
     Ok((Some(fm), bom + after))
 }
 
+/// The most (`[` or `{`) × (bytes) a YAML block may have. libyaml's scanner does work in
+/// proportion to the flow nesting depth at every token, so `[[[[…` costs depth × length (and
+/// serde's recursion limit comes only after the whole block is scanned): 100,000 `[` took 47 s.
+/// The depth is at most the number of `[` and `{`; this bound keeps the scan under a second
+/// while leaving room for any real front matter (a 16 KiB block may hold 1,000 of them).
+const MAX_YAML_FLOW_WORK: usize = 1 << 24;
+
 fn parse_yaml(inner: &str) -> Result<FrontMatter, String> {
     if inner.trim().is_empty() {
         return Ok(FrontMatter::default());
     }
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(inner).map_err(|e| format!("malformed front matter (YAML): {e}"))?;
+    let openers = inner.bytes().filter(|b| matches!(b, b'[' | b'{')).count();
+    if openers.saturating_mul(inner.len()) > MAX_YAML_FLOW_WORK {
+        return Err(format!(
+            "malformed front matter (YAML): {openers} `[` and `{{` in {} bytes, too many to read (nested collections cost the YAML reader their depth at every token)",
+            inner.len()
+        ));
+    }
+    let value: serde_norway::Value =
+        serde_norway::from_str(inner).map_err(|e| format!("malformed front matter (YAML): {e}"))?;
     let json =
         serde_json::to_value(value).map_err(|e| format!("malformed front matter (YAML): {e}"))?;
     from_json(json)
@@ -205,6 +226,75 @@ pub fn from_json(json: serde_json::Value) -> Result<FrontMatter, String> {
     })
 }
 
+/// Renders `value` as one line of JSON that reads back exactly as YAML too (front matter
+/// written as `---\n{json}\n---\n`): besides JSON's own escapes, every control character (C0,
+/// DEL, C1 including NEL), the YAML line breaks U+2028 and U+2029, the byte order mark and the
+/// noncharacters U+FFFE and U+FFFF are written as `\uXXXX` (all are in the Basic Multilingual
+/// Plane, so no surrogate pairs, which YAML does not accept). Everything else, emoji included,
+/// stays as it is.
+pub fn yaml_json(value: &serde_json::Value) -> String {
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, YamlSafe);
+    match serde::Serialize::serialize(value, &mut ser) {
+        // the formatter writes only ASCII escapes and whole UTF-8 fragments of valid strings
+        Ok(()) => String::from_utf8(out).unwrap_or_default(),
+        // serialising a `Value` into memory does not fail
+        Err(_) => String::new(),
+    }
+}
+
+/// Whether YAML must not see `c` raw inside a double-quoted scalar.
+fn yaml_escaped(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+        )
+}
+
+/// A compact JSON formatter that escapes what [`yaml_escaped`] names.
+struct YamlSafe;
+
+impl serde_json::ser::Formatter for YamlSafe {
+    fn write_string_fragment<W>(&mut self, writer: &mut W, fragment: &str) -> std::io::Result<()>
+    where
+        W: ?Sized + std::io::Write,
+    {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if yaml_escaped(c) {
+                writer.write_all(fragment[start..i].as_bytes())?;
+                write!(writer, "\\u{:04X}", u32::from(c))?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(fragment[start..].as_bytes())
+    }
+
+    fn write_char_escape<W>(
+        &mut self,
+        writer: &mut W,
+        escape: serde_json::ser::CharEscape,
+    ) -> std::io::Result<()>
+    where
+        W: ?Sized + std::io::Write,
+    {
+        use serde_json::ser::CharEscape;
+        let code: u8 = match escape {
+            CharEscape::Quote => return writer.write_all(b"\\\""),
+            CharEscape::ReverseSolidus => return writer.write_all(b"\\\\"),
+            CharEscape::Solidus => return writer.write_all(b"\\/"),
+            CharEscape::Backspace => 0x08,
+            CharEscape::FormFeed => 0x0c,
+            CharEscape::LineFeed => b'\n',
+            CharEscape::CarriageReturn => b'\r',
+            CharEscape::Tab => b'\t',
+            CharEscape::AsciiControl(b) => b,
+        };
+        write!(writer, "\\u{code:04X}")
+    }
+}
+
 /// Parses `YYYY-MM-DD`, also when followed by a time (`2026-01-01T00:00:00Z`).
 pub fn parse_date(s: &str) -> Option<NaiveDate> {
     let s = s.trim();
@@ -242,6 +332,52 @@ mod tests {
         assert_eq!(&src[body..], "Body");
         assert_eq!(fm.title.as_deref(), Some("Shipping"));
         assert_eq!(fm.effective_date, NaiveDate::from_ymd_opt(2026, 3, 1));
+    }
+
+    #[test]
+    fn yaml_json_round_trips_line_breaks_and_controls() {
+        let title = "a\u{85}b\u{2028}c\u{2029}d\te \"quoted\" 'single' back\\slash \u{7f}\u{9f}\u{1b}\u{feff}\u{fffe}\r\n屏幕😀 z";
+        let value = serde_json::json!({"id": "doc-1", "title": title, "tags": ["x\u{85}y", "z"]});
+        let text = yaml_json(&value);
+        assert!(!text.contains('\n') && !text.contains('\u{85}') && !text.contains('\u{2028}'));
+        assert!(text.contains("\\u0085") && text.contains("\\u2028") && text.contains("\\u0009"));
+        assert!(text.contains("屏幕😀"), "{text}");
+        // still JSON, read back exactly
+        let again: serde_json::Value = serde_json::from_str(&text).expect("json");
+        assert_eq!(again, value);
+        // and YAML reads it back exactly as front matter
+        let src = format!("---\n{text}\n---\nbody");
+        let (fm, body) = split(&src).expect("parses");
+        let fm = fm.expect("front matter");
+        assert_eq!(&src[body..], "body");
+        assert_eq!(fm.title.as_deref(), Some(title));
+        assert_eq!(fm.tags, vec!["x\u{85}y", "z"]);
+    }
+
+    #[test]
+    fn raw_nel_in_yaml_is_folded_which_is_why_yaml_json_exists() {
+        let plain = serde_json::to_string(&serde_json::json!({"title": "a\u{85}b"})).expect("json");
+        let (fm, _) = split(&format!("---\n{plain}\n---\n")).expect("parses");
+        assert_eq!(fm.and_then(|f| f.title).as_deref(), Some("a b"));
+        let del = serde_json::to_string(&serde_json::json!({"title": "a\u{7f}b"})).expect("json");
+        assert!(split(&format!("---\n{del}\n---\n")).is_err());
+    }
+
+    #[test]
+    fn deeply_nested_yaml_is_refused_before_the_yaml_reader_sees_it() {
+        // found by the ingest fuzz probes: 100,000 `[` took 47 s in libyaml's scanner
+        let deep = format!("---\na: {}{}\n---\nbody", "[".repeat(100_000), "]".repeat(100_000));
+        let err = split(&deep).unwrap_err();
+        assert!(err.contains("YAML") && err.contains("too many"), "{err}");
+        let wide = format!("---\na: {}{}{}\n---\n", "[".repeat(60), "x,".repeat(1_000_000), "]".repeat(60));
+        assert!(split(&wide).is_err());
+        // real front matter with many collections still reads
+        let terms: Vec<String> = (0..300)
+            .map(|i| format!("{{\"category\": \"c{i}\", \"months\": 12, \"parts\": {{\"battery\": 6}}}}"))
+            .collect();
+        let ok = format!("---\n{{\"id\": \"p\", \"warranty\": [{}]}}\n---\n", terms.join(", "));
+        let (fm, _) = split(&ok).expect("parses");
+        assert_eq!(fm.map(|f| f.warranty.len()), Some(300));
     }
 
     #[test]

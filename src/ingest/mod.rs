@@ -7,6 +7,8 @@
 pub const INGEST_VERSION: u32 = 4;
 
 pub mod frontmatter;
+#[cfg(test)]
+mod fuzz;
 pub mod html;
 pub mod markdown;
 pub mod redact;
@@ -36,6 +38,19 @@ pub enum DocType {
 }
 
 impl DocType {
+    /// Parses a document type name (`manual`, `policy`, `faq`, `ticket`, `note`, `other`).
+    pub fn parse(s: &str) -> Option<DocType> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "manual" => Some(DocType::Manual),
+            "policy" => Some(DocType::Policy),
+            "faq" => Some(DocType::Faq),
+            "ticket" => Some(DocType::Ticket),
+            "note" => Some(DocType::Note),
+            "other" => Some(DocType::Other),
+            _ => None,
+        }
+    }
+
     /// The lowercase name used in filters and output.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -424,8 +439,18 @@ impl FileContext<'_> {
         }
     }
 
-    pub(crate) fn default_audience(&self) -> Audience {
-        Audience::parse(&self.config.corpus.default_audience).unwrap_or(Audience::Public)
+    /// The audience of a document: what its own metadata declares, else the configured default
+    /// for its kind (`corpus.ticket_audience` for tickets, `corpus.default_audience` otherwise).
+    /// The one place where the audience of anything indexed is decided; an upload's declared
+    /// metadata is written into the file ahead of its content, so it is what is declared here.
+    pub(crate) fn audience(&self, declared: Option<Audience>, ticket: bool) -> Audience {
+        declared.unwrap_or_else(|| {
+            if ticket {
+                Audience::parse(&self.config.corpus.ticket_audience).unwrap_or(Audience::Internal)
+            } else {
+                Audience::parse(&self.config.corpus.default_audience).unwrap_or(Audience::Public)
+            }
+        })
     }
 }
 
@@ -525,7 +550,7 @@ pub(crate) fn meta_from_front_matter(
             .unwrap_or_else(|| ctx.default_title()),
         doc_type: fm.doc_type.unwrap_or(DocType::Other),
         language,
-        audience: fm.audience.unwrap_or_else(|| ctx.default_audience()),
+        audience: ctx.audience(fm.audience, false),
         products: fm.products,
         category: fm.category,
         tags: fm.tags,

@@ -104,11 +104,14 @@ fn to_document(
         Some(l) => Lang::parse(l).ok_or_else(|| format!("ticket {id}: unknown language `{l}`"))?,
         None => Lang::detect(&all_text),
     };
-    let audience = match t.audience.as_deref() {
-        Some(a) => Audience::parse(a)
-            .ok_or_else(|| format!("ticket {id}: audience `{a}` is not public or internal"))?,
-        None => Audience::parse(&ctx.config.corpus.ticket_audience).unwrap_or(Audience::Internal),
+    let declared = match t.audience.as_deref() {
+        Some(a) => Some(
+            Audience::parse(a)
+                .ok_or_else(|| format!("ticket {id}: audience `{a}` is not public or internal"))?,
+        ),
+        None => None,
     };
+    let audience = ctx.audience(declared, true);
     let (problem_h, resolution_h, resolution_label) = match language {
         Lang::Zh => (PROBLEM_HEADINGS[1], "处理结果", "处理结果："),
         Lang::En => (PROBLEM_HEADINGS[0], "Resolution", "Resolution: "),

@@ -9,9 +9,8 @@ use tantivy::DocAddress;
 
 use crate::analyze::{is_cjk, Analyzer, Stream, Tok};
 use crate::chunk::Chunk;
-use crate::config::BoostProfiles;
 use crate::error::Result;
-use crate::index::lexical::{LexicalReader, SCORED};
+use crate::index::lexical::SCORED;
 use crate::ingest::{DocType, Lang};
 
 /// One first-stage candidate and what the first stage knew of it.
@@ -172,15 +171,16 @@ pub fn mostly_other_language(features: &[Vec<f32>]) -> bool {
 }
 
 pub fn extract(
-    reader: &LexicalReader,
-    profiles: &BoostProfiles,
+    ctx: &super::Context<'_>,
     text: &str,
     question: &Question,
     candidates: &[Candidate],
-    today: NaiveDate,
 ) -> Result<Vec<Vec<f32>>> {
+    let today = ctx.today;
     let addrs: Vec<DocAddress> = candidates.iter().map(|c| c.addr).collect();
-    let fields = reader.field_scores(text, profiles, &addrs)?;
+    let fields = ctx
+        .reader
+        .field_scores(text, ctx.profiles, &addrs, ctx.stats)?;
     let totals: Vec<f32> = fields.iter().map(|f| f.iter().sum()).collect();
     let max_total = totals.iter().copied().fold(0f32, f32::max);
     let max_cos = candidates
@@ -201,7 +201,7 @@ pub fn extract(
         .map(|c| c.cosine.unwrap_or(0.0))
         .collect::<Vec<_>>());
     let bm25_z = z(&totals);
-    let analyzer = reader.analyzer();
+    let analyzer = ctx.reader.analyzer();
     let mut toks = Vec::new();
     let mut out = Vec::with_capacity(candidates.len());
     for (i, ((c, f), total)) in candidates.iter().zip(&fields).zip(&totals).enumerate() {

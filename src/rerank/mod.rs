@@ -141,8 +141,7 @@ impl Reranker {
         let scores: Vec<f32> = match &self.scorer {
             Scorer::Linear(models) => {
                 let q = Question::new(ctx.reader.analyzer(), text);
-                let x =
-                    features::extract(ctx.reader, ctx.profiles, text, &q, &candidates, ctx.today)?;
+                let x = features::extract(ctx, text, &q, &candidates)?;
                 let model = models.for_question(q.lang, &x);
                 x.iter().map(|x| model.score(x)).collect()
             }
@@ -167,6 +166,8 @@ pub struct Context<'a> {
     pub vectors: Option<&'a VectorIndex>,
     /// Freshness is measured up to this day.
     pub today: NaiveDate,
+    /// The passages the BM25 statistics are computed over (the caller's scope).
+    pub stats: crate::index::lexical::Stats,
 }
 
 /// The first `n` fused passages as rerank candidates, with what each list knew of them: the

@@ -87,8 +87,7 @@ pub fn collect(
             n,
         )?;
         let question = Question::new(analyzer, text);
-        let feats =
-            features::extract(ctx.reader, ctx.profiles, text, &question, &cands, ctx.today)?;
+        let feats = features::extract(&ctx, text, &question, &cands)?;
         let rel = &ds.qrels[qid.as_str()];
         let ids: Vec<String> = cands
             .iter()

@@ -68,6 +68,7 @@ impl Filters {
                     "filter `{p}` has an empty value"
                 )));
             }
+            check_filter_value(key, k, v.trim())?;
             match set.iter_mut().find(|(kk, _)| *kk == key) {
                 Some((_, vs)) => vs.push(v.trim().to_string()),
                 None => set.push((key, vec![v.trim().to_string()])),
@@ -75,6 +76,50 @@ impl Filters {
         }
         Ok(Filters { set })
     }
+}
+
+/// Checks the text of a query or question (`what`): not empty, not only whitespace and control
+/// characters (NUL, escapes), within `search.max_query_bytes`.
+pub fn check_query_text(what: &str, text: &str, config: &Config) -> Result<()> {
+    if text.len() > config.search.max_query_bytes {
+        return Err(Error::InvalidRequest(format!(
+            "the {what} is {} bytes, over the limit of {} (search.max_query_bytes)",
+            text.len(),
+            config.search.max_query_bytes
+        )));
+    }
+    if text
+        .chars()
+        .all(|c| c.is_whitespace() || crate::error::is_control(c))
+    {
+        return Err(Error::InvalidRequest(format!(
+            "the {what} is empty (it has no letters, digits or signs, only spaces or control characters)"
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses a value no passage can have for an enumerated key (`type=manaul`,
+/// `audience=internl`): such a filter would silently match nothing.
+fn check_filter_value(key: FilterKey, name: &str, v: &str) -> Result<()> {
+    let known = match key {
+        FilterKey::DocType => crate::ingest::DocType::parse(v).is_some(),
+        FilterKey::Language => crate::ingest::Lang::parse(v).is_some(),
+        FilterKey::Audience => crate::ingest::Audience::parse(v).is_some(),
+        _ => return Ok(()),
+    };
+    if known {
+        return Ok(());
+    }
+    let allowed = match key {
+        FilterKey::DocType => "manual, policy, faq, ticket, note or other",
+        FilterKey::Language => "en or zh",
+        _ => "public or internal",
+    };
+    Err(Error::InvalidRequest(format!(
+        "filter `{name}`: unknown value `{}` ({allowed})",
+        crate::error::printable(v)
+    )))
 }
 
 /// Which passages a caller may read. Enforced here, in retrieval, so that no route or command
@@ -102,9 +147,19 @@ pub struct SearchRequest {
     pub fusion: Option<crate::config::FusionConfig>,
     /// Rerank hybrid results with the second-stage ranker (when one is configured).
     pub rerank: bool,
+    /// Stops the search when nobody waits for it any more.
+    pub cancel: crate::cancel::Cancel,
 }
 
 impl Scope {
+    /// The passages whose collection statistics shape what this scope sees.
+    pub fn stats(self) -> crate::index::lexical::Stats {
+        match self {
+            Scope::Public => crate::index::lexical::Stats::Public,
+            Scope::All => crate::index::lexical::Stats::All,
+        }
+    }
+
     /// The filters narrowed to what this scope may read, or `None` when the filters ask only for
     /// audiences the scope may not read (so nothing can match).
     pub fn restrict(self, filters: &Filters) -> Option<Filters> {
@@ -181,16 +236,7 @@ pub struct Hit {
 
 /// Validates a request against the limits in the configuration.
 pub fn validate(req: &SearchRequest, config: &Config) -> Result<()> {
-    if req.query.trim().is_empty() {
-        return Err(Error::InvalidRequest("the query is empty".into()));
-    }
-    if req.query.len() > config.search.max_query_bytes {
-        return Err(Error::InvalidRequest(format!(
-            "the query is {} bytes, over the limit of {} (search.max_query_bytes)",
-            req.query.len(),
-            config.search.max_query_bytes
-        )));
-    }
+    check_query_text("query", &req.query, config)?;
     if req.top_k == 0 || req.top_k > config.search.max_top_k {
         return Err(Error::InvalidRequest(format!(
             "top_k must be between 1 and {}",
@@ -294,6 +340,8 @@ pub fn rank(
     config: &Config,
 ) -> Result<RankedOutcome> {
     validate(req, config)?;
+    let cancel = &req.cancel;
+    cancel.check("search")?;
     let boosts = &config.search.boost;
     let mut warnings = Vec::new();
     let mut mode = req.mode;
@@ -338,6 +386,7 @@ pub fn rank(
             mode = Mode::Bm25;
         }
     }
+    cancel.check("search")?;
     let fusion_config = req.fusion.as_ref().unwrap_or(&config.search.fusion);
     let reranker = reranker.filter(|_| req.rerank && mode == Mode::Hybrid);
     let depth = req.top_k.max(reranker.map_or(0, |r| r.candidates));
@@ -356,7 +405,13 @@ pub fn rank(
             }
         }
         (Mode::Hybrid, Some(q)) => {
-            let lex_hits = lexical.search(&req.query, cand, boosts, &req.filters.set)?;
+            let lex_hits = lexical.search(
+                &req.query,
+                cand,
+                boosts,
+                &req.filters.set,
+                req.scope.stats(),
+            )?;
             let lex = fusion::lexical_input(&lex_hits, fusion_config);
             let vec = vector_candidates(generation, q, cand, &req.filters)?;
             let fused = fusion::fuse(&lex, &vec, fusion_config, depth)?;
@@ -371,6 +426,7 @@ pub fn rank(
                 fused: Some(s),
                 rerank: None,
             };
+            cancel.check("search")?;
             if let Some(rr) = reranker {
                 let t = std::time::Instant::now();
                 let ctx = rerank::Context {
@@ -378,6 +434,7 @@ pub fn rank(
                     profiles: boosts,
                     vectors: generation.vectors.as_ref(),
                     today: chrono::Utc::now().date_naive(),
+                    stats: req.scope.stats(),
                 };
                 let cands =
                     rerank::candidates(&ctx, &fused, &lex_hits, &vec, Some(q), rr.candidates)?;
@@ -424,7 +481,13 @@ pub fn rank(
             }
         }
         _ => {
-            for h in lexical.search(&req.query, req.top_k, boosts, &req.filters.set)? {
+            for h in lexical.search(
+                &req.query,
+                req.top_k,
+                boosts,
+                &req.filters.set,
+                req.scope.stats(),
+            )? {
                 let scores = StageScores {
                     bm25: Some(h.score),
                     ..Default::default()
@@ -439,6 +502,7 @@ pub fn rank(
         if items.len() >= req.top_k {
             break;
         }
+        cancel.check("search")?;
         let addr = match addr {
             Some(a) => a,
             None => match lexical.address_of(key)? {

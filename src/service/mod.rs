@@ -3,8 +3,10 @@
 //! writers (see [`documents`]).
 //!
 //! A search takes an `Arc` of the live engine and keeps it to the end, so it is answered wholly
-//! from one generation even when a job swaps in the next one meanwhile. A failed job leaves the
-//! live engine as it was.
+//! from one generation even when a job swaps in the next one meanwhile. A failed or cancelled
+//! job leaves the live engine as it was. A newer PUT or DELETE of a document cancels the jobs
+//! still working for an older change of it (the newer job indexes the latest state anyway);
+//! identical pending reindexes are one job; the queue is bounded.
 
 pub mod documents;
 pub mod jobs;
@@ -13,12 +15,16 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::analyze::Analyzer;
+use crate::cancel::Cancel;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::index::build::IndexOptions;
 use crate::Engine;
 
-pub use jobs::{JobKind, JobState, JobStatus};
+pub use jobs::{DocumentOutcome, JobKind, JobState, JobStatus};
+
+/// Jobs waiting at most; more are refused (503 busy) until the worker catches up.
+const MAX_QUEUED: usize = 256;
 
 /// The service: configuration, the live engine, jobs.
 pub struct Service {
@@ -42,11 +48,12 @@ impl Service {
             Err(e) => return Err(e),
         };
         let (tx, rx) = mpsc::channel::<u64>();
+        let jobs = jobs::Jobs::open(config.index.dir.join("jobs.json"));
         let service = Arc::new(Service {
             config,
             analyzer,
             live: RwLock::new(live),
-            jobs: Arc::new(jobs::Jobs::default()),
+            jobs: Arc::new(jobs),
             queue: Mutex::new(tx),
             writes: Mutex::new(()),
         });
@@ -60,7 +67,7 @@ impl Service {
                 }
             })
             .map_err(|e| Error::Internal(format!("cannot start the job thread: {e}")))?;
-        service.submit(JobKind::Startup, None);
+        service.submit(JobKind::Startup, None)?;
         Ok(service)
     }
 
@@ -79,9 +86,20 @@ impl Service {
         self.engine().is_some()
     }
 
-    /// Queues an indexing job; returns its status.
-    pub fn submit(&self, kind: JobKind, document: Option<String>) -> JobStatus {
-        let status = self.jobs.create(kind, document);
+    /// Queues an indexing job; returns its status. Refused while [`MAX_QUEUED`] jobs wait.
+    pub fn submit(&self, kind: JobKind, document: Option<String>) -> Result<JobStatus> {
+        let waiting = self
+            .jobs
+            .unfinished()
+            .iter()
+            .filter(|j| j.state == JobState::Queued)
+            .count();
+        if waiting >= MAX_QUEUED {
+            return Err(Error::Busy(format!(
+                "{waiting} indexing jobs are waiting; retry when some have finished"
+            )));
+        }
+        let (status, _) = self.jobs.create(kind, document);
         let sent = self
             .queue
             .lock()
@@ -91,48 +109,126 @@ impl Service {
             self.jobs.finish(
                 status.id,
                 Err("the job worker has stopped; restart kefu serve".into()),
+                None,
             );
         }
-        self.jobs.get(status.id).unwrap_or(status)
+        Ok(self.jobs.get(status.id).unwrap_or(status))
+    }
+
+    /// Queues a reindex, or returns the one already waiting (reindex requests coalesce: one
+    /// run covers them all).
+    pub fn reindex(&self) -> Result<JobStatus> {
+        if let Some(waiting) = self
+            .jobs
+            .unfinished()
+            .into_iter()
+            .find(|j| j.kind == JobKind::Reindex && j.state == JobState::Queued)
+        {
+            return Ok(waiting);
+        }
+        self.submit(JobKind::Reindex, None)
     }
 
     /// A job's status.
-    pub fn job(&self, id: u64) -> Option<JobStatus> {
-        self.jobs.get(id)
+    pub fn job(&self, id: u64) -> Result<JobStatus> {
+        self.jobs.get(id).ok_or_else(|| {
+            Error::NotFound(format!(
+                "job {id} (job ids are never reused; the next is {}; finished jobs are kept for the newest 1000)",
+                self.jobs.next_id()
+            ))
+        })
+    }
+
+    /// Cancels a job that has not finished (`DELETE /v1/jobs/{id}`).
+    pub fn cancel_job(&self, id: u64) -> Result<JobStatus> {
+        let job = self.job(id)?;
+        if job.state.finished() {
+            return Err(Error::Conflict(format!(
+                "job {id} has already finished ({:?})",
+                job.state
+            )));
+        }
+        self.jobs
+            .cancel(id, "cancelled by DELETE /v1/jobs/{id}")
+            .ok_or_else(|| Error::NotFound(format!("job {id}")))
+    }
+
+    /// Cancels the unfinished jobs of an older change of document `id`.
+    fn supersede(&self, id: &str) {
+        for j in self.jobs.unfinished() {
+            let same_doc = j.document_id.as_deref() == Some(id)
+                && matches!(j.kind, JobKind::PutDocument | JobKind::DeleteDocument);
+            if same_doc {
+                self.jobs
+                    .cancel(j.id, "superseded by a newer change of the same document");
+            }
+        }
     }
 
     /// Writes an uploaded document into the managed folder (after checking that it parses into
-    /// exactly that document) and queues the job that indexes it.
-    pub fn put_document(&self, id: &str, upload: &documents::Upload) -> Result<JobStatus> {
+    /// exactly that document) and queues the job that indexes it. Nothing is written once
+    /// `cancel` is (the request's deadline passed, or its client left).
+    pub fn put_document(
+        &self,
+        id: &str,
+        upload: &documents::Upload,
+        cancel: &Cancel,
+    ) -> Result<JobStatus> {
         {
             let _w = self
                 .writes
                 .lock()
                 .map_err(|_| Error::Internal("write lock poisoned".into()))?;
-            documents::put(&self.config, self.engine().as_deref(), id, upload)?;
+            documents::put(&self.config, self.engine().as_deref(), id, upload, cancel)?;
+            self.supersede(id);
         }
-        Ok(self.submit(JobKind::PutDocument, Some(id.to_string())))
+        self.submit(JobKind::PutDocument, Some(id.to_string()))
     }
 
     /// Removes an uploaded document and queues the job that drops it from the index.
-    pub fn delete_document(&self, id: &str) -> Result<JobStatus> {
+    pub fn delete_document(&self, id: &str, cancel: &Cancel) -> Result<JobStatus> {
         {
             let _w = self
                 .writes
                 .lock()
                 .map_err(|_| Error::Internal("write lock poisoned".into()))?;
-            documents::delete(&self.config, self.engine().as_deref(), id)?;
+            documents::delete(&self.config, self.engine().as_deref(), id, cancel)?;
+            self.supersede(id);
         }
-        Ok(self.submit(JobKind::DeleteDocument, Some(id.to_string())))
+        self.submit(JobKind::DeleteDocument, Some(id.to_string()))
+    }
+
+    /// What the live index holds of document `id`.
+    fn outcome(&self, id: &str) -> Option<DocumentOutcome> {
+        let engine = self.engine()?;
+        let passages = engine
+            .generation()
+            .lexical
+            .chunks_of_document(id)
+            .map(|c| c.len())
+            .unwrap_or(0);
+        Some(DocumentOutcome {
+            id: id.to_string(),
+            indexed: passages > 0,
+            passages,
+        })
     }
 
     fn run_job(&self, id: u64) {
+        let Some(job) = self.jobs.get(id) else { return };
+        if job.state.finished() {
+            return; // cancelled while it waited
+        }
+        let Some(cancel) = self.jobs.token(id) else {
+            return;
+        };
         self.jobs.start(id);
         let jobs = self.jobs.clone();
         let opts = IndexOptions {
             corpus: self.config.corpus.dir.clone(),
             progress: false,
             on_progress: Some(Arc::new(move |p| jobs.progress(id, p))),
+            cancel: Some(cancel),
         };
         let result = crate::index(&self.config, &self.analyzer, &opts).and_then(|report| {
             let previous = self.engine();
@@ -158,11 +254,12 @@ impl Service {
             }
             Ok(report)
         });
+        let document = job.document_id.as_deref().and_then(|d| self.outcome(d));
         match result {
-            Ok(report) => self.jobs.finish(id, Ok(report)),
+            Ok(report) => self.jobs.finish(id, Ok(report), document),
             Err(e) => {
-                tracing::warn!(job = id, error = %e, "indexing job failed; the live index is unchanged");
-                self.jobs.finish(id, Err(e.to_string()))
+                tracing::warn!(job = id, error = %e, "indexing job ended without a swap; the live index is unchanged");
+                self.jobs.finish(id, Err(e.to_string()), document)
             }
         }
     }

@@ -12,8 +12,8 @@ use crate::{repo, Workspace};
 
 pub const BOT: &str = "test-bot-key-1";
 pub const AGENT: &str = "test-agent-key-1";
-const WRITER: &str = "test-writer-key-1";
-const ADMIN: &str = "test-admin-key-1";
+pub const WRITER: &str = "test-writer-key-1";
+pub const ADMIN: &str = "test-admin-key-1";
 
 /// A `kefu serve` child process on a free port, killed when dropped.
 pub struct Server {
@@ -32,6 +32,17 @@ impl Server {
         server
     }
 
+    /// `http://ADDR` of the server.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Starts the server without waiting for it to be ready.
     fn spawn(ws: &Workspace, env: &[(&str, &str)]) -> Server {
         let log = std::fs::File::create(ws.dir.path().join("server.log")).expect("log file");
@@ -42,6 +53,8 @@ impl Server {
         )
         .stdout(Stdio::piped())
         .stderr(log);
+        // tests of other things send searches in tight loops; rate limits have their own test
+        cmd.env("KEFU__HTTP__RATE_LIMIT_PER_S", "0");
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -71,7 +84,7 @@ impl Server {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    fn raw(
+    pub fn raw(
         &self,
         method: &str,
         path: &str,
@@ -105,19 +118,22 @@ impl Server {
         self.raw(method, path, key, Some(body))
     }
 
-    fn search(&self, key: &str, body: Value) -> Value {
+    pub fn search(&self, key: &str, body: Value) -> Value {
         let (status, v) = self.call("POST", "/v1/search", Some(key), Some(&body));
         assert_eq!(status, 200, "{v}");
         v
     }
 
     /// Waits for a job to end; returns its final status.
-    fn wait_job(&self, id: u64) -> Value {
+    pub fn wait_job(&self, id: u64) -> Value {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let (status, job) = self.call("GET", &format!("/v1/jobs/{id}"), Some(WRITER), None);
             assert_eq!(status, 200, "{job}");
-            if job["state"] == "succeeded" || job["state"] == "failed" {
+            if job["state"] == "succeeded"
+                || job["state"] == "failed"
+                || job["state"] == "cancelled"
+            {
                 return job;
             }
             assert!(Instant::now() < deadline, "job {id} never ended: {job}");
@@ -563,6 +579,7 @@ fn saturation_gets_quick_503s_then_normal_service_and_sigterm_stops_cleanly() {
         &[
             ("KEFU__HTTP__MAX_INFLIGHT", "1"),
             ("KEFU__HTTP__CPU_THREADS", "1"),
+            ("KEFU__HTTP__RATE_LIMIT_PER_S", "0"),
         ],
     );
     let long_query = "warranty battery screen repair 保修 电池 屏幕 维修 ".repeat(20);

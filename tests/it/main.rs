@@ -8,6 +8,7 @@ mod http;
 mod hybrid;
 mod models;
 mod robustness;
+mod security;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
