@@ -97,13 +97,16 @@ pub struct HttpConfig {
     pub workers: usize,
     /// Threads that run searches and other CPU-bound work (0: one per core).
     pub cpu_threads: usize,
-    /// Threads of a second pool for light work (BM25 searches, document and job lookups), so
-    /// that heavy requests never queue in front of them.
+    /// Threads of a second pool for light work (BM25 searches, document lookups), so that
+    /// heavy requests never queue in front of them (0: one per core).
     pub light_threads: usize,
-    /// Requests admitted at once per pool (running or waiting for a thread; bodies are read
-    /// only after admission); beyond that the service answers 503 with Retry-After at once.
-    /// 0: four per thread of the pool, what it can finish within the request timeout.
+    /// Light requests admitted at once (running or waiting for a thread); beyond that the
+    /// service answers 503 with Retry-After at once.
     pub max_inflight: usize,
+    /// Heavy requests (hybrid and vector searches, answers, uploads) admitted at once: about
+    /// what the CPU pool can finish within the request timeout (32 heavy searches of a bot's
+    /// largest `top_k` take ~6 s of two cores); beyond that 503 with Retry-After at once.
+    pub max_inflight_heavy: usize,
     /// A request taking longer than this is answered 503 `timeout`, and its work is stopped.
     pub request_timeout_ms: u64,
     /// A request body must have arrived this long after its head (else 408).
@@ -137,15 +140,16 @@ impl Default for HttpConfig {
             bind: "127.0.0.1:8080".into(),
             workers: 0,
             cpu_threads: 0,
-            light_threads: 1,
-            max_inflight: 0,
+            light_threads: 0,
+            max_inflight: 64,
+            max_inflight_heavy: 32,
             request_timeout_ms: 10_000,
             body_timeout_ms: 5_000,
             max_uploads_receiving: 4,
             max_buffered_bytes: 64 * 1024 * 1024,
             bot_max_top_k: 50,
-            rate_limit_per_s: 50,
-            rate_limit_burst: 100,
+            rate_limit_per_s: 200,
+            rate_limit_burst: 400,
             max_body_bytes: 64 * 1024,
             max_json_depth: 32,
             cors_origins: Vec::new(),
@@ -816,7 +820,8 @@ impl Config {
             return Err(Error::config("http.max_json_depth", "must be above 0"));
         }
         for (key, v) in [
-            ("http.light_threads", self.http.light_threads),
+            ("http.max_inflight", self.http.max_inflight),
+            ("http.max_inflight_heavy", self.http.max_inflight_heavy),
             (
                 "http.max_uploads_receiving",
                 self.http.max_uploads_receiving,

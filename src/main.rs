@@ -191,6 +191,12 @@ fn init_logging(config: &Config) {
             filter.push_str(&format!(",{noisy}=warn"));
         }
     }
+    // the HTTP library logs every malformed request and client that left as an ERROR: they
+    // are the client's errors (answered 4xx, counted in the request metrics), not the server's,
+    // and would let any client fill the error log; `RUST_LOG=actix_http=debug` shows them
+    if !filter.contains("actix_http") {
+        filter.push_str(",actix_http::h1::dispatcher=off");
+    }
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
@@ -202,6 +208,7 @@ fn init_logging(config: &Config) {
 }
 
 fn main() -> ExitCode {
+    kefu::embed::quiet_runtime();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,

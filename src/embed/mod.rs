@@ -50,6 +50,17 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
 
 static ORT_ENV: OnceLock<ort::environment::Environment> = OnceLock::new();
 
+/// Turns off ONNX Runtime's own usage store: the Linux builds keep a database (and a device id)
+/// under `~/.cache/Microsoft/DeveloperTools/.onnxruntime` and write it on every inference
+/// unless `ORT_DISABLE_TELEMETRY` is set (`with_telemetry(false)` does not stop it). Call it
+/// first thing in `main`, before any thread starts (it sets an environment variable); a value
+/// the user set is kept.
+pub fn quiet_runtime() {
+    if std::env::var_os("ORT_DISABLE_TELEMETRY").is_none() {
+        std::env::set_var("ORT_DISABLE_TELEMETRY", "1");
+    }
+}
+
 /// The process's one ONNX Runtime environment, loading the library at `lib` on first use.
 pub(crate) fn ort_env(lib: &Path) -> Result<ort::environment::Environment> {
     if let Some(e) = ORT_ENV.get() {

@@ -47,11 +47,10 @@ impl Pool {
             .thread_name(move |i| format!("kefu-{name}-{i}"))
             .build()
             .map_err(|e| Error::Internal(format!("thread pool: {e}")))?;
-        let size = if inflight == 0 { threads * 4 } else { inflight };
         Ok(Pool {
             threads: pool,
-            slots: Arc::new(Semaphore::new(size)),
-            size,
+            slots: Arc::new(Semaphore::new(inflight)),
+            size: inflight,
         })
     }
 
@@ -110,7 +109,7 @@ fn kib(bytes: usize) -> u32 {
 }
 
 impl Admission {
-    pub fn new(config: &HttpConfig, keys: Keys, heavy_threads: usize) -> Result<Admission> {
+    pub fn new(config: &HttpConfig, keys: Keys, threads: usize) -> Result<Admission> {
         let limiter = match (
             NonZeroU32::new(config.rate_limit_per_s),
             NonZeroU32::new(config.rate_limit_burst),
@@ -122,8 +121,16 @@ impl Admission {
         };
         Ok(Admission {
             keys,
-            light: Pool::new("light", config.light_threads, config.max_inflight)?,
-            heavy: Pool::new("cpu", heavy_threads, config.max_inflight)?,
+            light: Pool::new(
+                "light",
+                if config.light_threads == 0 {
+                    threads
+                } else {
+                    config.light_threads
+                },
+                config.max_inflight,
+            )?,
+            heavy: Pool::new("cpu", threads, config.max_inflight_heavy)?,
             uploads: Arc::new(Semaphore::new(config.max_uploads_receiving)),
             buffered: Arc::new(Semaphore::new(kib(config.max_buffered_bytes) as usize)),
             limiter,

@@ -260,15 +260,16 @@ impl serde_json::ser::Formatter for YamlSafe {
     where
         W: ?Sized + std::io::Write,
     {
+        let bytes = fragment.as_bytes();
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if yaml_escaped(c) {
-                writer.write_all(fragment[start..i].as_bytes())?;
+                writer.write_all(&bytes[start..i])?;
                 write!(writer, "\\u{:04X}", u32::from(c))?;
                 start = i + c.len_utf8();
             }
         }
-        writer.write_all(fragment[start..].as_bytes())
+        writer.write_all(&bytes[start..])
     }
 
     fn write_char_escape<W>(
@@ -366,16 +367,30 @@ mod tests {
     #[test]
     fn deeply_nested_yaml_is_refused_before_the_yaml_reader_sees_it() {
         // found by the ingest fuzz probes: 100,000 `[` took 47 s in libyaml's scanner
-        let deep = format!("---\na: {}{}\n---\nbody", "[".repeat(100_000), "]".repeat(100_000));
+        let deep = format!(
+            "---\na: {}{}\n---\nbody",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
         let err = split(&deep).unwrap_err();
         assert!(err.contains("YAML") && err.contains("too many"), "{err}");
-        let wide = format!("---\na: {}{}{}\n---\n", "[".repeat(60), "x,".repeat(1_000_000), "]".repeat(60));
+        let wide = format!(
+            "---\na: {}{}{}\n---\n",
+            "[".repeat(60),
+            "x,".repeat(1_000_000),
+            "]".repeat(60)
+        );
         assert!(split(&wide).is_err());
         // real front matter with many collections still reads
         let terms: Vec<String> = (0..300)
-            .map(|i| format!("{{\"category\": \"c{i}\", \"months\": 12, \"parts\": {{\"battery\": 6}}}}"))
+            .map(|i| {
+                format!("{{\"category\": \"c{i}\", \"months\": 12, \"parts\": {{\"battery\": 6}}}}")
+            })
             .collect();
-        let ok = format!("---\n{{\"id\": \"p\", \"warranty\": [{}]}}\n---\n", terms.join(", "));
+        let ok = format!(
+            "---\n{{\"id\": \"p\", \"warranty\": [{}]}}\n---\n",
+            terms.join(", ")
+        );
         let (fm, _) = split(&ok).expect("parses");
         assert_eq!(fm.map(|f| f.warranty.len()), Some(300));
     }

@@ -4,7 +4,7 @@
 
 /// Bumped whenever parsing produces different documents from the same bytes; a generation
 /// built by another version is rebuilt from scratch.
-pub const INGEST_VERSION: u32 = 4;
+pub const INGEST_VERSION: u32 = 5;
 
 pub mod frontmatter;
 #[cfg(test)]
@@ -244,36 +244,28 @@ impl SourceMap {
         }
     }
 
+    // Pieces are in text order, each starting where the one before ends or later, so both
+    // lookups are binary searches: mapping every sentence of a block stays O(n log n).
     fn map_start(&self, off: usize) -> usize {
-        for p in &self.pieces {
-            if off < p.text_start + p.text_len {
-                if off <= p.text_start {
-                    return p.src_start;
-                }
-                return if p.verbatim {
-                    p.src_start + (off - p.text_start)
-                } else {
-                    p.src_start
-                };
-            }
+        let i = self
+            .pieces
+            .partition_point(|p| p.text_start + p.text_len <= off);
+        match self.pieces.get(i) {
+            Some(p) if off <= p.text_start => p.src_start,
+            Some(p) if p.verbatim => p.src_start + (off - p.text_start),
+            Some(p) => p.src_start,
+            None => self.pieces.last().map_or(0, |p| p.src_start + p.src_len),
         }
-        self.pieces.last().map_or(0, |p| p.src_start + p.src_len)
     }
 
     fn map_end(&self, off: usize) -> usize {
-        for p in self.pieces.iter().rev() {
-            if off > p.text_start {
-                if off >= p.text_start + p.text_len {
-                    return p.src_start + p.src_len;
-                }
-                return if p.verbatim {
-                    p.src_start + (off - p.text_start)
-                } else {
-                    p.src_start + p.src_len
-                };
-            }
+        let i = self.pieces.partition_point(|p| p.text_start < off);
+        match i.checked_sub(1).and_then(|i| self.pieces.get(i)) {
+            Some(p) if off >= p.text_start + p.text_len => p.src_start + p.src_len,
+            Some(p) if p.verbatim => p.src_start + (off - p.text_start),
+            Some(p) => p.src_start + p.src_len,
+            None => self.pieces.first().map_or(0, |p| p.src_start),
         }
-        self.pieces.first().map_or(0, |p| p.src_start)
     }
 }
 
@@ -332,6 +324,22 @@ impl BlockBuilder {
     pub fn push_newline(&mut self) {
         while self.text.ends_with(' ') {
             self.text.pop();
+        }
+        // the pieces that claimed the spaces just removed end where the text now ends
+        let len = self.text.len();
+        while let Some(p) = self.pieces.last_mut() {
+            if p.text_start > len || (p.text_start == len && p.text_len > 0) {
+                self.pieces.pop();
+                continue;
+            }
+            if p.text_start + p.text_len > len {
+                let cut = p.text_start + p.text_len - len;
+                p.text_len -= cut;
+                if p.verbatim {
+                    p.src_len -= cut;
+                }
+            }
+            break;
         }
         if !self.text.is_empty() && !self.text.ends_with('\n') {
             self.text.push('\n');

@@ -183,27 +183,8 @@ fn yaml_front_matter(id: &str, metadata: &Map<String, Value>) -> Result<String> 
     fm.extend(metadata.clone());
     // JSON is YAML: no quoting rules of our own (control characters escaped, so that YAML
     // gives back exactly what was sent)
-    let json = yaml_safe_json(&Value::Object(fm))?;
+    let json = ingest::frontmatter::yaml_json(&Value::Object(fm));
     Ok(format!("---\n{json}\n---\n"))
-}
-
-/// JSON text whose control characters (which serde_json leaves raw, and YAML folds or
-/// refuses: NEL, U+2028, DEL, C1) are written as `\uXXXX` escapes, which JSON and YAML's
-/// double-quoted scalars both read back exactly.
-fn yaml_safe_json(v: &Value) -> Result<String> {
-    let json = serde_json::to_string(v).map_err(|e| Error::Internal(format!("metadata: {e}")))?;
-    let mut out = String::with_capacity(json.len());
-    for c in json.chars() {
-        if crate::error::is_control(c) {
-            let mut units = [0u16; 2];
-            for u in c.encode_utf16(&mut units) {
-                out.push_str(&format!("\\u{u:04x}"));
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    Ok(out)
 }
 
 /// What an upload declares about its document, checked like front matter, with the audience

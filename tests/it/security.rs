@@ -604,3 +604,57 @@ fn finding_16_a_title_with_nel_round_trips_and_finding_20_reports_the_document()
         "{again}"
     );
 }
+
+#[test]
+fn finding_19_onnx_runtime_keeps_no_usage_store_under_home() {
+    let ws = Workspace::with_files(&["policies/warranty-en.md"]);
+    let home = ws.dir.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    // the shared model cache, wherever HOME points for the run
+    let cache = std::path::PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+        .join(".cache/kefu");
+    let out = ws
+        .cmd(&[
+            "search",
+            "how long is the warranty",
+            "--json",
+            "--mode",
+            "hybrid",
+        ])
+        .env("KEFU__VECTOR__ENABLED", "true")
+        .env("KEFU__MODELS__CACHE_DIR", &cache)
+        .env("HOME", &home)
+        .env_remove("ORT_DISABLE_TELEMETRY")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", crate::text(&out));
+    let r: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(r["mode"], "hybrid", "the model ran: {r}");
+    assert!(
+        !home.join(".cache/Microsoft").exists(),
+        "ONNX Runtime wrote its usage store under HOME"
+    );
+}
+
+#[test]
+fn finding_15_client_protocol_errors_are_not_logged_as_server_errors() {
+    let ws = small_world();
+    let s = Server::start(&ws, &[]);
+    for raw in [
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n".to_string(),
+        format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: {}\r\n\r\n", "a".repeat(40_000)),
+        "POST /v1/search HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_string(),
+    ] {
+        let mut c = connect(&s);
+        let _ = c.write_all(raw.as_bytes());
+        let st = raw_status(&mut c);
+        assert!(st < 500, "{st}");
+    }
+    assert_eq!(s.call("GET", "/healthz", None, None).0, 200);
+    std::thread::sleep(Duration::from_millis(200));
+    let log = std::fs::read_to_string(ws.dir.path().join("server.log")).expect("log");
+    assert!(
+        !log.lines().any(|l| l.contains("ERROR")),
+        "client errors were logged as server errors:\n{log}"
+    );
+}
