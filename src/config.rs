@@ -1096,4 +1096,68 @@ mod tests {
         let err = Config::load_with_env(Some(&path), &bad).unwrap_err();
         assert!(err.to_string().contains("nope"), "{err}");
     }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Near-valid configuration lines: real sections and keys with values of any type.
+        fn line() -> impl Strategy<Value = String> {
+            let section = prop_oneof![
+                Just("[corpus]"),
+                Just("[http]"),
+                Just("[search]"),
+                Just("[search.fusion]"),
+                Just("[vector]"),
+                Just("[answer.llm]"),
+                Just("[[http.keys]]"),
+                Just("[nope]"),
+            ];
+            let key = prop_oneof![
+                proptest::sample::select(vec![
+                    "dir",
+                    "max_inflight",
+                    "top_k",
+                    "method",
+                    "enabled",
+                    "base_url",
+                    "sha256",
+                    "role",
+                    "rate_limit_per_s",
+                    "max_list_items",
+                ])
+                .prop_map(str::to_string),
+                "[a-z_]{1,12}".prop_map(|k: String| k),
+            ];
+            let value = prop_oneof![
+                Just("0".to_string()),
+                Just("-1".to_string()),
+                Just("18446744073709551616".to_string()),
+                Just("true".to_string()),
+                Just("\"rrf\"".to_string()),
+                Just("[1, \"a\"]".to_string()),
+                Just("{ a = 1 }".to_string()),
+                "\"[^\"\\\\]{0,20}\"",
+                "[0-9.e+-]{1,8}",
+            ];
+            prop_oneof![
+                section.prop_map(str::to_string),
+                (key, value).prop_map(|(k, v)| format!("{k} = {v}")),
+                "[ -~]{0,30}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+            /// Any configuration text is accepted or refused with an error naming where; it
+            /// never panics.
+            #[test]
+            fn any_configuration_text_loads_or_names_its_error(lines in proptest::collection::vec(line(), 0..12)) {
+                let text = lines.join("\n");
+                if let Err(e) = Config::from_toml_str(&text) {
+                    prop_assert!(!e.to_string().is_empty());
+                }
+            }
+        }
+    }
 }

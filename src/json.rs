@@ -144,4 +144,45 @@ mod tests {
         assert_eq!(depth(br#"{"q": "say \"[[[\" ok"}"#), 1);
         assert_eq!(depth(&b"[".repeat(10_000)), 10_000);
     }
+
+    mod fuzz {
+        use proptest::prelude::*;
+
+        /// Near-JSON: the bytes JSON is made of, in any order.
+        fn near_json() -> impl Strategy<Value = String> {
+            proptest::collection::vec(
+                prop_oneof![
+                    Just("{".to_string()),
+                    Just("}".to_string()),
+                    Just("[".to_string()),
+                    Just("]".to_string()),
+                    Just("\"a\"".to_string()),
+                    Just("\"a\":".to_string()),
+                    Just(",".to_string()),
+                    Just("\\".to_string()),
+                    Just("\"\\ud800\"".to_string()),
+                    Just("1e999".to_string()),
+                    Just("null".to_string()),
+                    "[ -~]{0,4}",
+                ],
+                0..40,
+            )
+            .prop_map(|v| v.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+            /// The checks that run before any parse never panic, and a body they pass is then
+            /// parsed by serde_json without a panic either.
+            #[test]
+            fn body_checks_never_panic(text in near_json()) {
+                let b = text.as_bytes();
+                let d = super::super::depth(b);
+                prop_assert!(d <= b.len());
+                if super::super::unique_keys(b).is_ok() {
+                    let _ = serde_json::from_slice::<serde_json::Value>(b);
+                }
+            }
+        }
+    }
 }

@@ -724,6 +724,17 @@ fn resource(path: &'static str) -> actix_web::Resource {
         }))
 }
 
+/// `handler` for GET on `r`, and for HEAD (the same response without its body).
+fn readable<F, Args>(r: actix_web::Resource, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    r.route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
+}
+
 fn request_id(req: &actix_web::dev::ServiceRequest) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
@@ -822,39 +833,19 @@ pub fn serve(service: Arc<Service>, bind: &str) -> Result<()> {
                 .service(resource("/v1/search").route(web::post().to(search)))
                 .service(resource("/v1/answer").route(web::post().to(answer)))
                 .service(
-                    resource("/v1/documents/{id}")
-                        .route(web::get().to(get_document))
-                        .route(web::head().to(get_document))
+                    readable(resource("/v1/documents/{id}"), get_document)
                         .route(web::put().to(put_document))
                         .route(web::delete().to(delete_document)),
                 )
                 .service(resource("/v1/reindex").route(web::post().to(reindex)))
                 .service(
-                    resource("/v1/jobs/{id}")
-                        .route(web::get().to(get_job))
-                        .route(web::head().to(get_job))
+                    readable(resource("/v1/jobs/{id}"), get_job)
                         .route(web::delete().to(cancel_job)),
                 )
-                .service(
-                    resource("/healthz")
-                        .route(web::get().to(healthz))
-                        .route(web::head().to(healthz)),
-                )
-                .service(
-                    resource("/readyz")
-                        .route(web::get().to(readyz))
-                        .route(web::head().to(readyz)),
-                )
-                .service(
-                    resource("/metrics")
-                        .route(web::get().to(metrics_route))
-                        .route(web::head().to(metrics_route)),
-                )
-                .service(
-                    resource("/openapi.json")
-                        .route(web::get().to(openapi_route))
-                        .route(web::head().to(openapi_route)),
-                )
+                .service(readable(resource("/healthz"), healthz))
+                .service(readable(resource("/readyz"), readyz))
+                .service(readable(resource("/metrics"), metrics_route))
+                .service(readable(resource("/openapi.json"), openapi_route))
                 .default_service(web::to(no_route))
         })
         .workers(workers)
@@ -868,4 +859,87 @@ pub fn serve(service: Arc<Service>, bind: &str) -> Result<()> {
         let _ = std::io::stdout().flush();
         server.run().await.map_err(|e| Error::io(bind, e))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Request bodies with the routes' own keys and values of every JSON type.
+    fn body() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            Just("query"),
+            Just("question"),
+            Just("mode"),
+            Just("top_k"),
+            Just("filters"),
+            Just("fusion"),
+            Just("rerank"),
+            Just("passages"),
+            Just("composer"),
+            Just("stream"),
+            Just("format"),
+            Just("content"),
+            Just("metadata"),
+            Just("type"),
+            Just("audience"),
+            Just("method"),
+        ];
+        let leaf = prop_oneof![
+            Just(json!(null)),
+            Just(json!(true)),
+            Just(json!(-1)),
+            Just(json!(0)),
+            Just(json!(1e300)),
+            Just(json!(u64::MAX)),
+            Just(json!("hybrid")),
+            Just(json!("\u{0}")),
+            Just(json!("保修 warranty")),
+            Just(json!([])),
+            "[ -~]{0,12}".prop_map(Value::String),
+        ];
+        let value = leaf.prop_recursive(3, 16, 4, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map("[a-z_]{1,8}", inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        });
+        proptest::collection::btree_map(key, value, 0..6).prop_map(|m| {
+            Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()).to_string()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+        /// Any body is refused with a message or becomes a valid request; nothing panics.
+        #[test]
+        fn request_bodies_are_refused_or_become_valid_requests(text in body()) {
+            let config = Config::default();
+            let b = text.as_bytes();
+            prop_assume!(crate::json::unique_keys(b).is_ok());
+            if let Ok(s) = serde_json::from_slice::<SearchBody>(b) {
+                match s.into_request(&config, Scope::Public, 50) {
+                    Ok(r) => prop_assert!(r.top_k >= 1 && r.top_k <= 50),
+                    Err(e) => prop_assert!(!e.message.is_empty()),
+                }
+            }
+            if let Ok(a) = serde_json::from_slice::<AnswerBody>(b) {
+                let _ = filter_pairs(a.filters).map(|p| Filters::parse(&p));
+            }
+            if let Ok(u) = serde_json::from_slice::<Upload>(b) {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let mut config = Config::default();
+                config.corpus.managed_dir = dir.path().join("managed");
+                let _ = crate::service::documents::put(
+                    &config,
+                    None,
+                    "fuzz-1",
+                    &u,
+                    &Cancel::new(),
+                );
+            }
+        }
+    }
 }

@@ -26,7 +26,7 @@ use crate::config::{BoostProfiles, FieldBoosts};
 use crate::error::{Error, Result};
 
 /// Bumped whenever the schema or what is indexed in it changes (forces a full rebuild).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The filterable attributes of a passage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,6 +94,10 @@ pub struct Fields {
     pub f_tag: Field,
     pub f_category: Field,
     pub payload: Field,
+    /// The document's whole metadata, stored once: on its first passage only.
+    pub doc_meta: Field,
+    /// Marks a document's first passage (the one that carries `doc_meta`).
+    pub first: Field,
 }
 
 impl Fields {
@@ -140,8 +144,21 @@ pub fn schema() -> (Schema, Fields) {
         f_tag: b.add_text_field("f_tag", STRING),
         f_category: b.add_text_field("f_category", STRING),
         payload: b.add_text_field("payload", STORED),
+        doc_meta: b.add_text_field("doc_meta", STORED),
+        first: b.add_text_field("first", STRING),
     };
     (b.build(), fields)
+}
+
+/// A document's metadata without its lists: what each passage stores of it.
+fn slim_meta(m: &crate::ingest::DocMeta) -> crate::ingest::DocMeta {
+    crate::ingest::DocMeta {
+        products: Vec::new(),
+        tags: Vec::new(),
+        warranty: Vec::new(),
+        extra: Default::default(),
+        ..m.clone()
+    }
 }
 
 /// A lexical index (one generation's, or an evaluation's in memory).
@@ -247,7 +264,19 @@ impl LexicalWriter {
         if let Some(c) = &m.category {
             doc.add_text(f.f_category, normalize_filter_value(FilterKey::Category, c));
         }
-        let payload = serde_json::to_string(chunk).map_err(|e| Error::Internal(e.to_string()))?;
+        // the document's metadata once, on its first passage; every passage carries only the
+        // scalars (lists of products and tags, extra keys and warranty terms are not repeated)
+        if chunk.ord == 0 {
+            let meta =
+                serde_json::to_string(m.as_ref()).map_err(|e| Error::Internal(e.to_string()))?;
+            doc.add_text(f.doc_meta, meta);
+            doc.add_text(f.first, "1");
+        }
+        let slim = Chunk {
+            meta: Arc::new(slim_meta(m)),
+            ..chunk.clone()
+        };
+        let payload = serde_json::to_string(&slim).map_err(|e| Error::Internal(e.to_string()))?;
         doc.add_text(f.payload, payload);
         self.writer.add_document(doc)?;
         Ok(())
@@ -330,6 +359,8 @@ pub struct LexicalReader {
     /// Average field length of each scored field.
     avgdl: [f32; SCORED],
     num_docs: u64,
+    /// Each document's whole metadata (stored once per document), by id.
+    metas: std::collections::HashMap<String, Arc<crate::ingest::DocMeta>>,
     /// Per segment, the public passages as a bitset, and how many are alive.
     public: Vec<Vec<u64>>,
     public_docs: u64,
@@ -510,10 +541,12 @@ impl LexicalReader {
             segments,
             avgdl,
             num_docs,
+            metas: Default::default(),
             public: Vec::new(),
             public_docs: 0,
             norm_tables: std::sync::Mutex::new(Vec::new()),
         };
+        reader.metas = reader.load_metas()?;
         let only_public: FilterSet = vec![(FilterKey::Audience, vec!["public".to_string()])];
         let mut public = Vec::with_capacity(reader.segments.len());
         let mut public_docs = 0u64;
@@ -532,6 +565,43 @@ impl LexicalReader {
         reader.public = public;
         reader.public_docs = public_docs;
         Ok(reader)
+    }
+
+    /// The metadata of every document, read from the first passage of each.
+    fn load_metas(&self) -> Result<std::collections::HashMap<String, Arc<crate::ingest::DocMeta>>> {
+        let mut out = std::collections::HashMap::new();
+        let term = Term::from_field_text(self.fields.first, "1");
+        for seg in &self.segments {
+            let reader = &self.searcher.segment_readers()[seg.reader_index];
+            let inverted = reader.inverted_index(self.fields.first)?;
+            let Some(ti) = inverted
+                .get_term_info(&term)
+                .map_err(|e| Error::Index(e.to_string()))?
+            else {
+                continue;
+            };
+            let mut postings = inverted
+                .read_postings_from_terminfo(&ti, IndexRecordOption::Basic)
+                .map_err(|e| Error::Index(e.to_string()))?;
+            let mut d = postings.doc();
+            while d != TERMINATED {
+                if seg.alive.as_ref().is_none_or(|a| a.is_alive(d)) {
+                    let doc: TantivyDocument = self
+                        .searcher
+                        .doc(DocAddress::new(seg.reader_index as u32, d))?;
+                    if let Some(json) = doc.get_first(self.fields.doc_meta).and_then(|v| v.as_str())
+                    {
+                        let meta: crate::ingest::DocMeta =
+                            serde_json::from_str(json).map_err(|e| {
+                                Error::Index(format!("stored document metadata is unreadable: {e}"))
+                            })?;
+                        out.insert(meta.id.clone(), Arc::new(meta));
+                    }
+                }
+                d = postings.advance();
+            }
+        }
+        Ok(out)
     }
 
     /// The number of passages a statistic of `stats` counts.
@@ -915,8 +985,15 @@ impl LexicalReader {
             .get_first(self.fields.payload)
             .and_then(|v| v.as_str())
             .ok_or_else(|| Error::Index("a passage has no stored payload".into()))?;
-        serde_json::from_str(payload)
-            .map_err(|e| Error::Index(format!("stored passage is unreadable: {e}")))
+        let mut chunk: Chunk = serde_json::from_str(payload)
+            .map_err(|e| Error::Index(format!("stored passage is unreadable: {e}")))?;
+        // the passage stores the scalars of its document's metadata; the whole is kept once
+        if let Some(meta) = self.metas.get(&chunk.meta.id) {
+            if meta.source == chunk.meta.source {
+                chunk.meta = meta.clone();
+            }
+        }
+        Ok(chunk)
     }
 
     /// The passages of a document, by its id, in order.
@@ -941,6 +1018,56 @@ impl LexicalReader {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn document_metadata_is_stored_once_not_in_every_passage() {
+        let config = crate::config::Config::default();
+        let analyzer = Arc::new(Analyzer::new(&config.analysis).expect("analyzer"));
+        let products: Vec<String> = (0..60).map(|i| format!("P{i:05}-LONGMODELNAME")).collect();
+        let body: String = (0..40)
+            .map(|i| {
+                format!("## Section {i}\n\nThe vorpalite widget section {i} explains step {i}.\n\n")
+            })
+            .collect();
+        let src = format!(
+            "---\nid: amp\nproducts: [{}]\n---\n# Amp\n\n{body}",
+            products.join(", ")
+        );
+        let rel = "amp.md";
+        let ing = crate::ingest::parse_bytes(
+            src.as_bytes(),
+            crate::ingest::Format::Markdown,
+            Path::new(rel),
+            rel,
+            &config,
+        )
+        .expect("parses");
+        let chunks = crate::chunk::chunk_document(&ing.documents[0], &config.chunk);
+        assert!(chunks.len() > 10);
+        let index = LexicalIndex::create_in_ram(analyzer).expect("index");
+        let writer = index.writer(64, 1).expect("writer");
+        for c in &chunks {
+            writer.add(c).expect("add");
+        }
+        writer.commit(true).expect("commit");
+        let reader = index.reader().expect("reader");
+        let mut stored_products = 0;
+        for c in &chunks {
+            let addr = reader.address_of(c.id).expect("lookup").expect("stored");
+            let doc: TantivyDocument = reader.searcher.doc(addr).expect("doc");
+            for field in [reader.fields.payload, reader.fields.doc_meta] {
+                if let Some(v) = doc.get_first(field).and_then(|v| v.as_str()) {
+                    stored_products += v.matches("P00059-LONGMODELNAME").count();
+                }
+            }
+            // every passage read back has the whole metadata
+            assert_eq!(reader.chunk(addr).expect("chunk").meta.products, products);
+        }
+        assert_eq!(
+            stored_products, 1,
+            "the product list is stored once per document"
+        );
+    }
 
     fn naive(scores: &[f32], k: usize, accept: impl Fn(usize) -> bool) -> Vec<(f32, u32)> {
         let mut v: Vec<(f32, u32)> = scores
