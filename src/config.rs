@@ -107,6 +107,9 @@ pub struct HttpConfig {
     /// what the CPU pool can finish within the request timeout (32 heavy searches of a bot's
     /// largest `top_k` take ~6 s of two cores); beyond that 503 with Retry-After at once.
     pub max_inflight_heavy: usize,
+    /// Threads for answers written by an LLM (they mostly wait for it; twice as many are
+    /// admitted), apart from the CPU pool so that a slow LLM never holds up searches.
+    pub llm_threads: usize,
     /// A request taking longer than this is answered 503 `timeout`, and its work is stopped.
     pub request_timeout_ms: u64,
     /// A request body must have arrived this long after its head (else 408).
@@ -143,6 +146,7 @@ impl Default for HttpConfig {
             light_threads: 0,
             max_inflight: 64,
             max_inflight_heavy: 32,
+            llm_threads: 8,
             request_timeout_ms: 10_000,
             body_timeout_ms: 5_000,
             max_uploads_receiving: 4,
@@ -822,6 +826,7 @@ impl Config {
         for (key, v) in [
             ("http.max_inflight", self.http.max_inflight),
             ("http.max_inflight_heavy", self.http.max_inflight_heavy),
+            ("http.llm_threads", self.http.llm_threads),
             (
                 "http.max_uploads_receiving",
                 self.http.max_uploads_receiving,

@@ -31,6 +31,8 @@ pub enum Lane {
     Light,
     /// Hybrid searches (a query embedding), answers, uploads.
     Heavy,
+    /// Answers written by an LLM: mostly waiting for it.
+    Llm,
 }
 
 /// One pool and its admission.
@@ -65,6 +67,7 @@ pub struct Admission {
     pub keys: Keys,
     pub light: Pool,
     pub heavy: Pool,
+    pub llm: Pool,
     uploads: Arc<Semaphore>,
     /// Permits are KiB of bodies held in memory.
     buffered: Arc<Semaphore>,
@@ -131,6 +134,7 @@ impl Admission {
                 config.max_inflight,
             )?,
             heavy: Pool::new("cpu", threads, config.max_inflight_heavy)?,
+            llm: Pool::new("llm", config.llm_threads, config.llm_threads * 2)?,
             uploads: Arc::new(Semaphore::new(config.max_uploads_receiving)),
             buffered: Arc::new(Semaphore::new(kib(config.max_buffered_bytes) as usize)),
             limiter,
@@ -144,6 +148,7 @@ impl Admission {
         match lane {
             Lane::Light => &self.light,
             Lane::Heavy => &self.heavy,
+            Lane::Llm => &self.llm,
         }
     }
 

@@ -413,9 +413,17 @@ async fn answer(
             )))
         }
     };
-    state.admission.enter(&mut call, Lane::Heavy)?;
-    // an answer written by an LLM may take its own time limit
-    if let Some(l) = cfg.answer.llm.as_ref().filter(|_| use_llm) {
+    // an answer written by an LLM mostly waits for the LLM: it runs on a pool of its own, so
+    // that a slow or hanging LLM never holds the threads searches need
+    let llm = cfg.answer.llm.as_ref().filter(|_| use_llm);
+    let lane = if llm.is_some() {
+        Lane::Llm
+    } else {
+        Lane::Heavy
+    };
+    state.admission.enter(&mut call, lane)?;
+    // and may take its own time limit
+    if let Some(l) = llm {
         call.extend(Duration::from_millis(
             cfg.http.request_timeout_ms.max(l.total_timeout_ms + 2000),
         ));
@@ -651,7 +659,9 @@ async fn metrics_route(state: web::Data<State>) -> HttpResponse {
         passages: engine
             .as_ref()
             .map_or(0, |e| e.generation().manifest.passages()),
-        inflight: state.admission.light.in_use() + state.admission.heavy.in_use(),
+        inflight: state.admission.light.in_use()
+            + state.admission.heavy.in_use()
+            + state.admission.llm.in_use(),
     };
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
