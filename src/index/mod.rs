@@ -263,6 +263,19 @@ impl Generation {
         let bytes = std::fs::read(&mpath).map_err(|e| Error::io(&mpath, e))?;
         let manifest: Manifest = serde_json::from_slice(&bytes)
             .map_err(|e| Error::Index(format!("{}: {e}", mpath.display())))?;
+        if manifest.schema != lexical::SCHEMA_VERSION {
+            // built by another version of kefu: not an error, an index to build again (the
+            // build notices the same and starts from scratch; the sources are all there)
+            tracing::warn!(
+                generation = number,
+                schema = manifest.schema,
+                wanted = lexical::SCHEMA_VERSION,
+                "the index was built by another version of kefu; it will be rebuilt"
+            );
+            return Err(Error::NoIndex {
+                dir: path.parent().unwrap_or(&path).to_path_buf(),
+            });
+        }
         let lexical = LexicalIndex::open_in_dir(&path.join(LEXICAL), analyzer)?.reader()?;
         let vectors = match &manifest.embedder {
             Some(_) => match vector::VectorIndex::load(&path.join(VECTOR), hnsw) {
