@@ -30,59 +30,13 @@ pub struct Config {
     pub log: LogConfig,
 }
 
-/// A caller's role over HTTP.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Support bots: search and answers over public passages only.
-    Bot,
-    /// Human agents: also internal passages.
-    Agent,
-    /// Content writers: document management and reindexing (and what agents may do).
-    Writer,
-    /// Everything.
-    Admin,
-}
-
-impl Role {
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Bot => "bot",
-            Role::Agent => "agent",
-            Role::Writer => "writer",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// The role's name with its article ("a bot", "an agent"), for messages.
-    pub fn with_article(self) -> &'static str {
-        match self {
-            Role::Bot => "a bot",
-            Role::Agent => "an agent",
-            Role::Writer => "a writer",
-            Role::Admin => "an admin",
-        }
-    }
-
-    /// Parses `bot`, `agent`, `writer` or `admin`.
-    pub fn parse(s: &str) -> Option<Role> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "bot" => Some(Role::Bot),
-            "agent" => Some(Role::Agent),
-            "writer" => Some(Role::Writer),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
-
 /// An API key as configured: only its sha256 is stored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeyConfig {
     /// Who holds it (shown in logs, never the key).
     pub name: String,
-    pub role: Role,
+    pub role: crate::domain::Role,
     /// sha256 of the key, 64 hex digits (`printf %s KEY | sha256sum`).
     pub sha256: String,
 }
@@ -508,9 +462,9 @@ impl Default for BoostProfiles {
 impl BoostProfiles {
     /// The profile for a query text.
     pub fn for_query(&self, query: &str) -> &FieldBoosts {
-        match crate::ingest::Lang::detect(query) {
-            crate::ingest::Lang::Zh => &self.zh,
-            crate::ingest::Lang::En => &self.en,
+        match crate::text::Lang::detect(query) {
+            crate::text::Lang::Zh => &self.zh,
+            crate::text::Lang::En => &self.en,
         }
     }
 }

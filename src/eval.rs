@@ -11,17 +11,18 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::analyze::Analyzer;
-use crate::chunk::{count_tokens, Chunk, ChunkId};
+use crate::chunk::Chunk;
 use crate::config::{BoostProfiles, Config};
+use crate::domain::{Audience, ChunkId, DocMeta, DocType};
 use crate::embed::{E5Embedder, E5Options, Embedder};
 use crate::error::{Error, Result};
 use crate::index::lexical::{LexicalHit, LexicalIndex, LexicalReader, Stats};
 use crate::index::vector::{HnswParams, VectorIndex};
-use crate::ingest::{Audience, DocMeta, DocType, Lang};
 use crate::models;
 use crate::rerank::{self, Reranker};
 use crate::retrieve::fusion;
 use crate::retrieve::Mode;
+use crate::text::{count_tokens, Lang};
 
 /// Retrieval depth (Recall@100).
 pub const DEPTH: usize = 100;
@@ -462,7 +463,7 @@ pub fn prepare(
         if let Some(dir) = cache_file.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        if let Err(e) = crate::index::write_atomic(&cache_file, &bytes) {
+        if let Err(e) = crate::fsutil::write_atomic(&cache_file, &bytes) {
             tracing::warn!(error = %e, "could not cache the corpus embeddings");
         }
     }
@@ -717,9 +718,9 @@ fn dump(
         .iter()
         .flat_map(|(_, v)| v.iter().flat_map(|x| x.to_le_bytes()))
         .collect();
-    crate::index::write_atomic(&dir.join("corpus.f32"), &corpus)?;
+    crate::fsutil::write_atomic(&dir.join("corpus.f32"), &corpus)?;
     let q: Vec<u8> = queries.iter().flat_map(|x| x.to_le_bytes()).collect();
-    crate::index::write_atomic(&dir.join("queries.f32"), &q)?;
+    crate::fsutil::write_atomic(&dir.join("queries.f32"), &q)?;
     let mean = if search_ms.is_empty() {
         0.0
     } else {
@@ -739,7 +740,7 @@ fn dump(
             "recall@10": if total > 0 { hits as f64 / total as f64 } else { 0.0 },
         }
     });
-    crate::index::write_atomic(&dir.join("meta.json"), meta.to_string().as_bytes())
+    crate::fsutil::write_atomic(&dir.join("meta.json"), meta.to_string().as_bytes())
 }
 
 #[cfg(test)]
@@ -891,7 +892,7 @@ pub fn evaluate_answers(
             if memo.contains_key(&e.chunk.id) {
                 continue;
             }
-            let ranges = crate::answer::extract::quotable_ranges(&e.chunk.text);
+            let ranges = crate::text::quotable_ranges(&e.chunk.text);
             let texts: Vec<&str> = ranges.iter().map(|(a, b)| &e.chunk.text[*a..*b]).collect();
             let vecs = embedder.embed_passages(&texts)?;
             memo.insert(e.chunk.id, ranges.into_iter().zip(vecs).collect());
@@ -947,7 +948,7 @@ pub fn evaluate_answers(
         let gold = &ds.qrels[*qid];
         let corpus_id = |p: &crate::answer::CitedPassage| -> String {
             p.chunk_id
-                .parse::<crate::chunk::ChunkId>()
+                .parse::<crate::domain::ChunkId>()
                 .ok()
                 .and_then(|k| ds.corpus.get(k.0 as usize))
                 .map(|x| x.0.clone())

@@ -11,9 +11,11 @@ pub mod answer;
 pub mod cancel;
 pub mod chunk;
 pub mod config;
+pub mod domain;
 pub mod embed;
 pub mod error;
 pub mod eval;
+pub mod fsutil;
 pub mod http;
 pub mod index;
 pub mod ingest;
@@ -23,6 +25,7 @@ pub mod rerank;
 pub mod retrieve;
 pub mod service;
 pub mod store;
+pub mod text;
 
 use std::sync::Arc;
 
@@ -278,7 +281,7 @@ impl Engine {
                 .iter()
                 .map(|r| (r.addr, r.chunk.clone(), r.cosine, r.score))
                 .collect(),
-            req.scope.stats(),
+            crate::index::lexical::Stats::of(req.scope),
         )?;
         req.cancel.check("answering")?;
         let retrieve_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -289,14 +292,14 @@ impl Engine {
             sentence_vectors: self.generation.sentences.as_ref(),
             calibration: self
                 .calibration
-                .for_lang(ingest::Lang::detect(&req.question)),
+                .for_lang(crate::text::Lang::detect(&req.question)),
             options: answer::ExtractOptions::default(),
         };
         let background = answer::Background {
             known_share: lexical.known_share(
                 &req.question,
                 &self.config.search.boost,
-                req.scope.stats(),
+                crate::index::lexical::Stats::of(req.scope),
             )?,
             centroid_cosine: match (&ranked.query_vector, self.centroid_for(req.scope)) {
                 (Some(q), Some(c)) => Some(index::vector::dot(q, c)),

@@ -535,7 +535,7 @@ fn calibrate_answers(
     out: &std::path::Path,
 ) -> anyhow::Result<()> {
     use kefu::answer::{confidence, Calibration, Calibrations};
-    use kefu::ingest::Lang;
+    use kefu::text::Lang;
     let analyzer = kefu::analyzer(config)?;
     let reranker = kefu::rerank::Reranker::builtin(config.rerank.candidates)?;
     let current = Calibrations::builtin()?;
@@ -693,7 +693,7 @@ fn train_reranker(
     };
     let mut trained: Vec<(&str, kefu::rerank::LinearModel)> = Vec::new();
     let mut table: Vec<(String, usize, f64, f64, Option<f64>, f64)> = Vec::new();
-    use kefu::ingest::Lang;
+    use kefu::text::Lang;
     for (group, lang, cross) in [
         ("en", Lang::En, false),
         ("zh", Lang::Zh, false),

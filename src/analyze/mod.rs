@@ -21,12 +21,7 @@ use rust_stemmers::{Algorithm, Stemmer};
 
 use crate::config::AnalysisConfig;
 use crate::error::{Error, Result};
-
-/// Whether `c` is a Chinese (Han) character.
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0xF900..=0xFAFF | 0x20000..=0x2EBEF | 0x30000..=0x3134F)
-}
+pub use crate::text::is_cjk;
 
 /// Maps full-width ASCII forms (`Ｘ９`) to ASCII.
 fn fold_width(c: char) -> char {

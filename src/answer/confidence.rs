@@ -57,10 +57,10 @@ impl Calibrations {
     }
 
     /// The calibration for questions in `lang`.
-    pub fn for_lang(&self, lang: crate::ingest::Lang) -> &Calibration {
+    pub fn for_lang(&self, lang: crate::text::Lang) -> &Calibration {
         match lang {
-            crate::ingest::Lang::Zh => &self.zh,
-            crate::ingest::Lang::En => &self.en,
+            crate::text::Lang::Zh => &self.zh,
+            crate::text::Lang::En => &self.en,
         }
     }
 }

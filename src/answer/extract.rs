@@ -6,9 +6,9 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::analyze::{is_cjk, Analyzer, Stream};
-use crate::chunk::{count_tokens, split_sentences};
-use crate::ingest::Lang;
+use crate::analyze::{Analyzer, Stream};
+use crate::text::Lang;
+use crate::text::{is_cjk, quotable_ranges};
 
 use super::Evidence;
 
@@ -102,39 +102,12 @@ pub fn dice(a: &str, b: &str) -> f32 {
     2.0 * x.intersection(&y).count() as f32 / (x.len() + y.len()) as f32
 }
 
-/// Whether a sentence is worth quoting: enough words, not a bare label, not a question.
-fn quotable(s: &str) -> bool {
-    // a question is not an answer ("could you check …?" in an agent's reply)
-    if s.ends_with('?') || s.ends_with('？') {
-        return false;
-    }
-    let tokens = count_tokens(s);
-    let cjk = s.chars().any(is_cjk);
-    (cjk && tokens >= 5) || (!cjk && tokens >= 4)
-}
-
-/// The byte ranges of the sentences of a passage text worth quoting (trimmed). The indexer
-/// embeds exactly these, so the composer finds their vectors.
-pub fn quotable_ranges(text: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    for r in split_sentences(text) {
-        let raw = &text[r.clone()];
-        let lead = raw.len() - raw.trim_start().len();
-        let s = raw.trim();
-        if quotable(s) {
-            let start = r.start + lead;
-            out.push((start, start + s.len()));
-        }
-    }
-    out
-}
-
 /// The candidate sentences of the first passages of `evidence`, unscored.
 pub fn sentences(evidence: &[Evidence], opts: &ExtractOptions) -> Vec<Scored> {
     let mut out = Vec::new();
     for (pi, e) in evidence.iter().take(opts.passages).enumerate() {
         let c = &e.chunk;
-        let customer_side = c.meta.doc_type == crate::ingest::DocType::Ticket
+        let customer_side = c.meta.doc_type == crate::domain::DocType::Ticket
             && c.heading_path.len() == 1
             && crate::ingest::ticket::PROBLEM_HEADINGS.contains(&c.heading_path[0].as_str());
         if customer_side {
@@ -333,7 +306,7 @@ mod tests {
     #[test]
     fn candidate_sentences_carry_exact_ranges() {
         use crate::chunk::Chunk;
-        use crate::ingest::{Audience, DocMeta, DocType};
+        use crate::domain::{Audience, DocMeta, DocType};
         let text = "Short.\nTo reset the remote, hold Back and Play for 3 seconds. 然后遥控器会重新配对成功。";
         let meta = std::sync::Arc::new(DocMeta {
             id: "d".into(),
@@ -352,13 +325,13 @@ mod tests {
         });
         let ev = vec![Evidence {
             chunk: Chunk {
-                id: crate::chunk::ChunkId(1),
+                id: crate::domain::ChunkId(1),
                 ord: 0,
                 heading_path: vec![],
                 text: text.into(),
                 span: (0, text.len()),
                 language: Lang::En,
-                tokens: count_tokens(text),
+                tokens: crate::text::count_tokens(text),
                 meta,
                 pieces: vec![],
             },

@@ -14,12 +14,12 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::analyze::Analyzer;
-use crate::chunk::split_sentences;
 use crate::config::LlmConfig;
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::index::sentences::SentenceVectors;
-use crate::ingest::Lang;
+use crate::text::split_sentences;
+use crate::text::Lang;
 
 use super::{extract, AnswerSentence, Citation, Evidence};
 
@@ -323,7 +323,7 @@ impl Validator<'_> {
             // the passage sentence that supports it best: by similarity when vectors exist,
             // else by shared characters
             let mut best: Option<((usize, usize), f32)> = None;
-            for range in extract::quotable_ranges(&c.text) {
+            for range in crate::text::quotable_ranges(&c.text) {
                 let sim = match &vector {
                     Some(v) => match self
                         .sentence_vectors

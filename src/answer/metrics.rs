@@ -1,7 +1,7 @@
 //! Answer quality measures: ROUGE-L against a reference answer, and whether an answer contains
 //! a gold answer span.
 
-use crate::analyze::is_cjk;
+use crate::text::is_cjk;
 
 /// Tokens for ROUGE: Chinese characters one by one, other words lowercased.
 fn tokens(s: &str) -> Vec<String> {

@@ -15,7 +15,7 @@ use crate::chunk::Chunk;
 use crate::embed::{cosine, Embedder};
 use crate::error::Result;
 use crate::index::sentences::SentenceVectors;
-use crate::ingest::Lang;
+use crate::text::Lang;
 
 pub use confidence::{Calibration, Calibrations};
 pub use extract::ExtractOptions;

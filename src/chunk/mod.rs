@@ -14,9 +14,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::is_cjk;
 use crate::config::ChunkConfig;
-use crate::ingest::{Block, BlockKind, DocMeta, Document, Lang};
+use crate::domain::{ChunkId, DocMeta};
+use crate::ingest::{Block, BlockKind, Document};
+use crate::text::Lang;
+use crate::text::{count_tokens, is_cjk, split_sentences};
 
 /// The longest ticket block kept whole (the embedding model reads 512 tokens).
 pub const TICKET_MAX_TOKENS: usize = 480;
@@ -66,124 +68,6 @@ impl Chunk {
         }
         out.unwrap_or(self.span)
     }
-}
-
-/// A passage id: 64 bits of a BLAKE3 hash, shown as 16 hex digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct ChunkId(pub u64);
-
-impl std::fmt::Display for ChunkId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:016x}", self.0)
-    }
-}
-
-impl std::str::FromStr for ChunkId {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        if s.len() != 16 {
-            return Err(format!("`{s}` is not a passage id (16 hex digits)"));
-        }
-        u64::from_str_radix(s, 16)
-            .map(ChunkId)
-            .map_err(|_| format!("`{s}` is not a passage id (16 hex digits)"))
-    }
-}
-
-impl ChunkId {
-    /// The id of a passage with this content.
-    pub fn of(doc_id: &str, heading_path: &[String], text: &str) -> ChunkId {
-        let mut h = blake3::Hasher::new();
-        h.update(doc_id.as_bytes());
-        h.update(&[0]);
-        for p in heading_path {
-            h.update(p.as_bytes());
-            h.update(&[0x1f]);
-        }
-        h.update(&[0]);
-        h.update(text.as_bytes());
-        let bytes = h.finalize();
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&bytes.as_bytes()[..8]);
-        ChunkId(u64::from_le_bytes(first))
-    }
-}
-
-/// Counts tokens: each CJK character, and each run of other letters/digits.
-pub fn count_tokens(s: &str) -> usize {
-    let mut n = 0;
-    let mut in_word = false;
-    for c in s.chars() {
-        if is_cjk(c) {
-            n += 1;
-            in_word = false;
-        } else if c.is_alphanumeric() {
-            if !in_word {
-                n += 1;
-            }
-            in_word = true;
-        } else {
-            in_word = false;
-        }
-    }
-    n
-}
-
-/// Splits text into sentence ranges that together cover it exactly. A sentence ends after
-/// 。！？；!?… or a `.` followed by whitespace, plus any closing quotes or brackets, and at
-/// every line break; trailing whitespace belongs to the sentence before it.
-pub fn split_sentences(text: &str) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let mut k = 0;
-    while k < chars.len() {
-        let (_, c) = chars[k];
-        let next = chars.get(k + 1).map(|&(_, c)| c);
-        let is_end = match c {
-            '。' | '！' | '？' | '；' | '!' | '?' | '…' | '\n' => true,
-            '.' => next.is_none_or(char::is_whitespace),
-            ';' => next.is_none_or(char::is_whitespace),
-            _ => false,
-        };
-        if is_end {
-            let mut e = k + 1;
-            while e < chars.len()
-                && matches!(
-                    chars[e].1,
-                    '”' | '’'
-                        | '」'
-                        | '』'
-                        | '）'
-                        | ')'
-                        | '"'
-                        | '\''
-                        | '】'
-                        | '》'
-                        | '。'
-                        | '！'
-                        | '？'
-                )
-            {
-                e += 1;
-            }
-            while e < chars.len() && chars[e].1.is_whitespace() {
-                e += 1;
-            }
-            let end = chars.get(e).map_or(text.len(), |&(i, _)| i);
-            if end > start {
-                out.push(start..end);
-            }
-            start = end;
-            k = e;
-        } else {
-            k += 1;
-        }
-    }
-    if start < text.len() {
-        out.push(start..text.len());
-    }
-    out
 }
 
 /// Cuts `range` of `text` into pieces of at most `max` tokens, at whitespace where possible and
@@ -458,31 +342,6 @@ mod tests {
             config: &config,
         };
         markdown::parse(src, &ctx).expect("parses")
-    }
-
-    #[test]
-    fn sentences_split_in_both_languages() {
-        let t = "屏幕碎了。怎么办？Call us. Version 1.2.5 is out! ok";
-        let s: Vec<&str> = split_sentences(t).into_iter().map(|r| &t[r]).collect();
-        assert_eq!(
-            s,
-            vec![
-                "屏幕碎了。",
-                "怎么办？",
-                "Call us. ",
-                "Version 1.2.5 is out! ",
-                "ok"
-            ]
-        );
-        let q = "他说：“好的。”然后走了；";
-        let s: Vec<&str> = split_sentences(q).into_iter().map(|r| &q[r]).collect();
-        assert_eq!(s, vec!["他说：“好的。”", "然后走了；"]);
-    }
-
-    #[test]
-    fn tokens_are_counted_per_cjk_char_and_word() {
-        assert_eq!(count_tokens("X9 Pro 屏幕碎了"), 6);
-        assert_eq!(count_tokens("5,000 mAh"), 3);
     }
 
     #[test]

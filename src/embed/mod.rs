@@ -206,7 +206,7 @@ impl E5Embedder {
         let mut model = self.session()?;
         // batches by a token budget: sorted by length, each batch pads to its longest text
         let estimate =
-            |t: &str| (crate::chunk::count_tokens(t) * 3 / 2 + 2).min(self.opts.max_tokens);
+            |t: &str| (crate::text::count_tokens(t) * 3 / 2 + 2).min(self.opts.max_tokens);
         let mut vecs = Vec::with_capacity(sorted.len());
         let mut start = 0;
         while start < sorted.len() {

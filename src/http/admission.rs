@@ -21,7 +21,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::auth::{Keys, Need};
 use super::{ApiError, ApiResult};
 use crate::cancel::{Cancel, CancelOnDrop};
-use crate::config::{HttpConfig, Role};
+use crate::config::HttpConfig;
+use crate::domain::Role;
 use crate::error::{Error, Result};
 
 /// Which pool runs a request's work.

@@ -2,7 +2,8 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::config::{HttpConfig, Role};
+use crate::config::HttpConfig;
+use crate::domain::Role;
 use crate::error::{Error, Result};
 
 /// The environment variable with extra keys: `role:key,role:key`.

@@ -21,7 +21,8 @@ use serde_json::{json, Value};
 use tracing::Instrument;
 
 use crate::cancel::Cancel;
-use crate::config::{Config, FusionConfig, Role};
+use crate::config::{Config, FusionConfig};
+use crate::domain::{DocId, Role};
 use crate::error::{Error, Result};
 use crate::retrieve::{Filters, Mode, Scope, SearchRequest};
 use crate::service::{documents::Upload, Service};
@@ -530,8 +531,7 @@ async fn get_document(
 ) -> ApiResult<HttpResponse> {
     let mut call = state.admission.admit(&req, Need::Reader)?;
     state.admission.enter(&mut call, Lane::Light)?;
-    let id = path.into_inner();
-    crate::service::documents::check_lookup_id(&id)?;
+    let id = DocId::parse(&path.into_inner())?;
     let engine = state.engine()?;
     let scope = scope_of(call.role);
     let wanted = id.clone();
@@ -559,8 +559,7 @@ async fn put_document(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let mut call = state.admission.admit(&req, Need::Writer)?;
-    let id = path.into_inner();
-    crate::service::documents::check_id(&id)?;
+    let id = DocId::parse_new(&path.into_inner())?;
     let cfg = state.config();
     // JSON escaping can double a document's size
     let limit = (cfg.corpus.max_file_bytes as usize).saturating_mul(2) + 64 * 1024;
@@ -589,7 +588,7 @@ async fn delete_document(
 ) -> ApiResult<HttpResponse> {
     let mut call = state.admission.admit(&req, Need::Writer)?;
     state.admission.enter(&mut call, Lane::Light)?;
-    let id = path.into_inner();
+    let id = DocId::parse(&path.into_inner())?;
     let service = state.service.clone();
     let job = state
         .run_until(
@@ -945,7 +944,7 @@ mod tests {
                 let _ = crate::service::documents::put(
                     &config,
                     None,
-                    "fuzz-1",
+                    &DocId::parse_new("fuzz-1").expect("id"),
                     &u,
                     &Cancel::new(),
                 );

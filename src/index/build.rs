@@ -20,12 +20,14 @@ use serde::Serialize;
 
 use super::lexical::{LexicalIndex, SCHEMA_VERSION};
 use super::vector::{HnswParams, VectorIndex};
-use super::{sync_dir, write_atomic, FileEntry, IndexDir, Manifest, LEXICAL, MANIFEST, VECTOR};
+use super::{FileEntry, IndexDir, Manifest, LEXICAL, MANIFEST, VECTOR};
 use crate::analyze::Analyzer;
 use crate::chunk::{chunk_document, Chunk};
 use crate::config::Config;
+use crate::domain::DocMeta;
 use crate::error::{Error, Result};
-use crate::ingest::{self, DocMeta, Format};
+use crate::fsutil::{sync_dir, write_atomic};
+use crate::ingest::{self, Format};
 use crate::store::{Opened, Store};
 
 /// Where an indexing run is: `phase` (`parsing` files, `embedding` passages), `done` of `total`.
@@ -597,12 +599,12 @@ fn build_vectors(
         },
     )?;
     let fp = embedder.fingerprint().to_string();
-    let fresh: HashMap<crate::chunk::ChunkId, &Chunk> = accepted
+    let fresh: HashMap<crate::domain::ChunkId, &Chunk> = accepted
         .iter()
         .flat_map(|p| p.docs.iter().flat_map(|(_, c)| c.iter()))
         .map(|c| (c.id, c))
         .collect();
-    let ids: Vec<crate::chunk::ChunkId> = files
+    let ids: Vec<crate::domain::ChunkId> = files
         .values()
         .flat_map(|e| e.chunk_ids.iter().copied())
         .collect();
@@ -620,7 +622,7 @@ fn build_vectors(
     let mut missing: Vec<(usize, [u8; 32])> = Vec::new();
     // per passage: its sentences' (range in the passage text, index into `vectors`)
     type Slots = Vec<((usize, usize), usize)>;
-    let mut sentence_slots: Vec<(crate::chunk::ChunkId, Slots)> = Vec::new();
+    let mut sentence_slots: Vec<(crate::domain::ChunkId, Slots)> = Vec::new();
     let mut wanted = |text: String, kind: &[u8]| -> Result<usize> {
         let key = cache_key(kind, &text);
         let slot = vectors.len();
@@ -645,7 +647,7 @@ fn build_vectors(
         wanted(text, b"\0")?;
         let mut slots = Vec::new();
         if v.sentence_vectors {
-            for (a, b) in crate::answer::extract::quotable_ranges(&chunk.text) {
+            for (a, b) in crate::text::quotable_ranges(&chunk.text) {
                 slots.push((
                     (a, b),
                     wanted(chunk.text[a..b].to_string(), b"\0sentence\0")?,
@@ -689,7 +691,7 @@ fn build_vectors(
     }
     bar.finish_and_clear();
     let mut sentences = Vec::with_capacity(sentence_slots.len());
-    let mut items: Vec<(crate::chunk::ChunkId, Vec<f32>)> = Vec::with_capacity(ids.len());
+    let mut items: Vec<(crate::domain::ChunkId, Vec<f32>)> = Vec::with_capacity(ids.len());
     let mut passage_slot = 0;
     for (id, slots) in sentence_slots {
         if let Some(vec) = vectors[passage_slot].take() {

@@ -21,8 +21,9 @@ use tantivy::{
 use tantivy::{DocSet, InvertedIndexReader, TERMINATED};
 
 use crate::analyze::{tokenizer, Analyzer};
-use crate::chunk::{Chunk, ChunkId};
+use crate::chunk::Chunk;
 use crate::config::{BoostProfiles, FieldBoosts};
+use crate::domain::ChunkId;
 use crate::error::{Error, Result};
 
 /// Bumped whenever the schema or what is indexed in it changes (forces a full rebuild).
@@ -151,8 +152,8 @@ pub fn schema() -> (Schema, Fields) {
 }
 
 /// A document's metadata without its lists: what each passage stores of it.
-fn slim_meta(m: &crate::ingest::DocMeta) -> crate::ingest::DocMeta {
-    crate::ingest::DocMeta {
+fn slim_meta(m: &crate::domain::DocMeta) -> crate::domain::DocMeta {
+    crate::domain::DocMeta {
         products: Vec::new(),
         tags: Vec::new(),
         warranty: Vec::new(),
@@ -344,6 +345,16 @@ pub enum Stats {
     Public,
 }
 
+impl Stats {
+    /// The passages whose collection statistics shape what `scope` sees.
+    pub fn of(scope: crate::domain::Scope) -> Stats {
+        match scope {
+            crate::domain::Scope::Public => Stats::Public,
+            crate::domain::Scope::All => Stats::All,
+        }
+    }
+}
+
 /// Searches one committed state of a lexical index. Cheap to share across threads.
 ///
 /// Scoring is BM25 with per-field weights, computed here over tantivy's postings (exhaustive
@@ -360,7 +371,7 @@ pub struct LexicalReader {
     avgdl: [f32; SCORED],
     num_docs: u64,
     /// Each document's whole metadata (stored once per document), by id.
-    metas: std::collections::HashMap<String, Arc<crate::ingest::DocMeta>>,
+    metas: std::collections::HashMap<String, Arc<crate::domain::DocMeta>>,
     /// Per segment, the public passages as a bitset, and how many are alive.
     public: Vec<Vec<u64>>,
     public_docs: u64,
@@ -568,7 +579,7 @@ impl LexicalReader {
     }
 
     /// The metadata of every document, read from the first passage of each.
-    fn load_metas(&self) -> Result<std::collections::HashMap<String, Arc<crate::ingest::DocMeta>>> {
+    fn load_metas(&self) -> Result<std::collections::HashMap<String, Arc<crate::domain::DocMeta>>> {
         let mut out = std::collections::HashMap::new();
         let term = Term::from_field_text(self.fields.first, "1");
         for seg in &self.segments {
@@ -591,7 +602,7 @@ impl LexicalReader {
                         .doc(DocAddress::new(seg.reader_index as u32, d))?;
                     if let Some(json) = doc.get_first(self.fields.doc_meta).and_then(|v| v.as_str())
                     {
-                        let meta: crate::ingest::DocMeta =
+                        let meta: crate::domain::DocMeta =
                             serde_json::from_str(json).map_err(|e| {
                                 Error::Index(format!("stored document metadata is unreadable: {e}"))
                             })?;

@@ -61,7 +61,7 @@ pub struct FileEntry {
     pub passages: usize,
     /// Ids of the passages.
     #[serde(default)]
-    pub chunk_ids: Vec<crate::chunk::ChunkId>,
+    pub chunk_ids: Vec<crate::domain::ChunkId>,
     /// Problems in parts of the file that were skipped (a malformed JSON line).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<String>,
@@ -96,26 +96,6 @@ fn gen_name(n: u64) -> String {
 
 fn parse_gen_name(name: &str) -> Option<u64> {
     name.strip_prefix("gen-")?.split('.').next()?.parse().ok()
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file, fsync, rename, fsync of the folder.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| Error::io(&tmp, e))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, e))?;
-    }
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    sync_dir(dir)
-}
-
-/// Fsyncs a folder so renames in it are durable.
-pub fn sync_dir(dir: &Path) -> Result<()> {
-    let f = std::fs::File::open(dir).map_err(|e| Error::io(dir, e))?;
-    f.sync_all().map_err(|e| Error::io(dir, e))
 }
 
 impl IndexDir {
@@ -202,7 +182,7 @@ impl IndexDir {
 
     /// Makes generation `n` (already complete in its folder) the live one.
     pub fn swap(&self, n: u64) -> Result<()> {
-        write_atomic(
+        crate::fsutil::write_atomic(
             &self.root.join(CURRENT),
             format!("{}\n", gen_name(n)).as_bytes(),
         )

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
-use crate::chunk::ChunkId;
+use crate::domain::ChunkId;
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"KEFUSEN1";

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use hnsw_rs::prelude::{AnnT, Distance, Hnsw, HnswIo};
 
-use crate::chunk::ChunkId;
+use crate::domain::ChunkId;
 use crate::error::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"KEFUVEC1";

@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::{Audience, DocType, Lang, WarrantyTerm};
+use crate::domain::{Audience, DocType, WarrantyTerm};
+use crate::text::Lang;
 
 /// Typed front matter. Every key is optional.
 #[derive(Debug, Default, Clone, PartialEq)]

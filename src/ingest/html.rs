@@ -746,7 +746,8 @@ impl<'a> HtmlState<'a> {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::ingest::{Audience, DocType, Lang};
+    use crate::domain::{Audience, DocType};
+    use crate::text::Lang;
 
     #[test]
     fn parses_metadata_headings_lists_tables() {

@@ -198,8 +198,8 @@ impl State {
                 // A soft break between two CJK characters is not a space.
                 let prev = self.cur.text().chars().last();
                 let next = body[range.end..].chars().next();
-                let cjk = prev.is_some_and(crate::analyze::is_cjk)
-                    && next.is_some_and(crate::analyze::is_cjk);
+                let cjk =
+                    prev.is_some_and(crate::text::is_cjk) && next.is_some_and(crate::text::is_cjk);
                 if !cjk {
                     if let Some((_, h)) = self.heading_text.as_mut() {
                         h.push(' ');
@@ -222,7 +222,8 @@ impl State {
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::ingest::{Audience, DocType, Lang};
+    use crate::domain::{Audience, DocType};
+    use crate::text::Lang;
 
     fn parse_str(src: &str) -> Document {
         let config = Config::default();

@@ -15,173 +15,15 @@ pub mod redact;
 pub mod text;
 pub mod ticket;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::domain::{Audience, DocMeta, DocType};
 use crate::error::{Error, Result};
-
-/// The kind of a document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DocType {
-    Manual,
-    Policy,
-    Faq,
-    Ticket,
-    Note,
-    Other,
-}
-
-impl DocType {
-    /// Parses a document type name (`manual`, `policy`, `faq`, `ticket`, `note`, `other`).
-    pub fn parse(s: &str) -> Option<DocType> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "manual" => Some(DocType::Manual),
-            "policy" => Some(DocType::Policy),
-            "faq" => Some(DocType::Faq),
-            "ticket" => Some(DocType::Ticket),
-            "note" => Some(DocType::Note),
-            "other" => Some(DocType::Other),
-            _ => None,
-        }
-    }
-
-    /// The lowercase name used in filters and output.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DocType::Manual => "manual",
-            DocType::Policy => "policy",
-            DocType::Faq => "faq",
-            DocType::Ticket => "ticket",
-            DocType::Note => "note",
-            DocType::Other => "other",
-        }
-    }
-}
-
-/// Who may read a document: everyone, or agents only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Audience {
-    Public,
-    Internal,
-}
-
-impl Audience {
-    /// Parses `public` / `internal`.
-    pub fn parse(s: &str) -> Option<Audience> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "public" => Some(Audience::Public),
-            "internal" => Some(Audience::Internal),
-            _ => None,
-        }
-    }
-
-    /// The lowercase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Audience::Public => "public",
-            Audience::Internal => "internal",
-        }
-    }
-}
-
-/// The language of a document or passage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    En,
-    Zh,
-}
-
-impl Lang {
-    /// Parses a language tag (`en`, `en-US`, `zh`, `zh-CN`, `zh-Hans`, …).
-    pub fn parse(s: &str) -> Option<Lang> {
-        let s = s.trim().to_ascii_lowercase();
-        let primary = s.split(['-', '_']).next().unwrap_or("");
-        match primary {
-            "en" | "english" => Some(Lang::En),
-            "zh" | "cn" | "chinese" => Some(Lang::Zh),
-            _ => None,
-        }
-    }
-
-    /// The two-letter code.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Zh => "zh",
-        }
-    }
-
-    /// Detects the main language of a text: Chinese when it has at least as many CJK characters
-    /// as Latin words.
-    pub fn detect(text: &str) -> Lang {
-        let mut cjk = 0usize;
-        let mut words = 0usize;
-        let mut in_word = false;
-        for c in text.chars() {
-            if crate::analyze::is_cjk(c) {
-                cjk += 1;
-                in_word = false;
-            } else if c.is_alphabetic() {
-                if !in_word {
-                    words += 1;
-                }
-                in_word = true;
-            } else {
-                in_word = false;
-            }
-        }
-        if cjk > 0 && cjk >= words {
-            Lang::Zh
-        } else {
-            Lang::En
-        }
-    }
-}
-
-/// Typed warranty terms a policy may carry in its front matter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WarrantyTerm {
-    /// Product category (`phone`, `laptop`, …).
-    pub category: String,
-    /// Months the whole device is covered.
-    pub months: u32,
-    /// Months for named parts (`battery: 12`).
-    #[serde(default)]
-    pub parts: BTreeMap<String, u32>,
-}
-
-/// What is known about a document besides its text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DocMeta {
-    /// Stable document id (front matter `id`, a ticket id, or the path in the corpus).
-    pub id: String,
-    pub title: String,
-    pub doc_type: DocType,
-    pub language: Lang,
-    pub audience: Audience,
-    /// Exact model numbers the document is about.
-    pub products: Vec<String>,
-    pub category: Option<String>,
-    pub tags: Vec<String>,
-    pub effective_date: Option<NaiveDate>,
-    pub version: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warranty: Vec<WarrantyTerm>,
-    /// The source file, relative to the corpus folder, with `/` separators.
-    pub source: String,
-    /// Other metadata (a ticket's channel, status, created_at; unknown front-matter keys).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub extra: BTreeMap<String, serde_json::Value>,
-}
+use crate::text::Lang;
 
 /// The kind of a block of text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -584,15 +426,6 @@ mod tests {
             .contains("UTF-8 at byte 2"));
         assert!(check_bytes(b"abcdef", 3).unwrap_err().contains("limit"));
         assert_eq!(check_bytes("好的".as_bytes(), 10), Ok("好的"));
-    }
-
-    #[test]
-    fn detects_language() {
-        assert_eq!(Lang::detect("X9 Pro 的屏幕碎了怎么办"), Lang::Zh);
-        assert_eq!(Lang::detect("My X9 Pro screen is cracked"), Lang::En);
-        assert_eq!(Lang::parse("zh-CN"), Some(Lang::Zh));
-        assert_eq!(Lang::parse("en_US"), Some(Lang::En));
-        assert_eq!(Lang::parse("fr"), None);
     }
 
     #[test]

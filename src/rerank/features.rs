@@ -7,11 +7,12 @@ use std::collections::HashSet;
 use chrono::NaiveDate;
 use tantivy::DocAddress;
 
-use crate::analyze::{is_cjk, Analyzer, Stream, Tok};
+use crate::analyze::{Analyzer, Stream, Tok};
 use crate::chunk::Chunk;
+use crate::domain::DocType;
 use crate::error::Result;
 use crate::index::lexical::SCORED;
-use crate::ingest::{DocType, Lang};
+use crate::text::{is_cjk, Lang};
 
 /// One first-stage candidate and what the first stage knew of it.
 #[derive(Debug, Clone)]

@@ -14,12 +14,12 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use crate::chunk::ChunkId;
 use crate::config::{BoostProfiles, Config};
+use crate::domain::ChunkId;
 use crate::error::{Error, Result};
 use crate::index::lexical::{LexicalHit, LexicalReader};
 use crate::index::vector::{dot, VectorIndex};
-use crate::ingest::Lang;
+use crate::text::Lang;
 
 pub use features::{Candidate, Question};
 pub use linear::LinearModel;

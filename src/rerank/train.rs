@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::embed::Embedder as _;
 use crate::error::{Error, Result};
 use crate::eval::{self, Dataset};
-use crate::ingest::Lang;
+use crate::text::Lang;
 
 use super::features::{self, Question};
 use super::linear::{Group, LinearModel, TrainOptions};

@@ -128,7 +128,7 @@ pub fn weighted<K: Ord + Hash + Clone>(
 pub fn lexical_input(
     hits: &[crate::index::lexical::LexicalHit],
     f: &crate::config::FusionConfig,
-) -> Vec<(crate::chunk::ChunkId, f32)> {
+) -> Vec<(crate::domain::ChunkId, f32)> {
     hits.iter()
         .map(|h| {
             (
@@ -145,11 +145,11 @@ pub fn lexical_input(
 
 /// Fuses lexical and vector candidates as configured.
 pub fn fuse(
-    lexical: &[(crate::chunk::ChunkId, f32)],
-    vector: &[(crate::chunk::ChunkId, f32)],
+    lexical: &[(crate::domain::ChunkId, f32)],
+    vector: &[(crate::domain::ChunkId, f32)],
     f: &crate::config::FusionConfig,
     limit: usize,
-) -> crate::error::Result<Vec<(crate::chunk::ChunkId, f32)>> {
+) -> crate::error::Result<Vec<(crate::domain::ChunkId, f32)>> {
     let lists = [
         Ranked {
             hits: lexical,

@@ -8,11 +8,13 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::chunk::{Chunk, ChunkId};
+use crate::chunk::Chunk;
 use crate::config::Config;
+pub use crate::domain::Scope;
+use crate::domain::{Audience, ChunkId, DocType};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
-use crate::index::lexical::{FilterKey, FilterSet};
+use crate::index::lexical::{FilterKey, FilterSet, Stats};
 use crate::index::Generation;
 use crate::rerank::{self, Reranker};
 
@@ -103,9 +105,9 @@ pub fn check_query_text(what: &str, text: &str, config: &Config) -> Result<()> {
 /// `audience=internl`): such a filter would silently match nothing.
 fn check_filter_value(key: FilterKey, name: &str, v: &str) -> Result<()> {
     let known = match key {
-        FilterKey::DocType => crate::ingest::DocType::parse(v).is_some(),
-        FilterKey::Language => crate::ingest::Lang::parse(v).is_some(),
-        FilterKey::Audience => crate::ingest::Audience::parse(v).is_some(),
+        FilterKey::DocType => DocType::parse(v).is_some(),
+        FilterKey::Language => crate::text::Lang::parse(v).is_some(),
+        FilterKey::Audience => Audience::parse(v).is_some(),
         _ => return Ok(()),
     };
     if known {
@@ -120,18 +122,6 @@ fn check_filter_value(key: FilterKey, name: &str, v: &str) -> Result<()> {
         "filter `{name}`: unknown value `{}` ({allowed})",
         crate::error::printable(v)
     )))
-}
-
-/// Which passages a caller may read. Enforced here, in retrieval, so that no route or command
-/// can hand an `internal` passage to a caller limited to `public` ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    /// Only passages whose audience is `public` (support bots).
-    Public,
-    /// Public and internal passages (agents, writers, the command line).
-    #[default]
-    All,
 }
 
 /// A search request.
@@ -151,22 +141,14 @@ pub struct SearchRequest {
     pub cancel: crate::cancel::Cancel,
 }
 
-impl Scope {
-    /// The passages whose collection statistics shape what this scope sees.
-    pub fn stats(self) -> crate::index::lexical::Stats {
-        match self {
-            Scope::Public => crate::index::lexical::Stats::Public,
-            Scope::All => crate::index::lexical::Stats::All,
-        }
-    }
-
-    /// The filters narrowed to what this scope may read, or `None` when the filters ask only for
+impl Filters {
+    /// These filters narrowed to what `scope` may read, or `None` when the filters ask only for
     /// audiences the scope may not read (so nothing can match).
-    pub fn restrict(self, filters: &Filters) -> Option<Filters> {
-        if self == Scope::All {
-            return Some(filters.clone());
+    pub fn within(&self, scope: Scope) -> Option<Filters> {
+        if scope == Scope::All {
+            return Some(self.clone());
         }
-        let mut set = filters.set.clone();
+        let mut set = self.set.clone();
         if let Some(pos) = set.iter().position(|(k, _)| *k == FilterKey::Audience) {
             let (_, values) = set.remove(pos);
             if !values.iter().any(|v| v.eq_ignore_ascii_case("public")) {
@@ -175,11 +157,6 @@ impl Scope {
         }
         set.push((FilterKey::Audience, vec!["public".to_string()]));
         Some(Filters { set })
-    }
-
-    /// Whether a passage of this audience may be shown.
-    pub fn allows(self, audience: crate::ingest::Audience) -> bool {
-        self == Scope::All || audience == crate::ingest::Audience::Public
     }
 }
 
@@ -348,7 +325,7 @@ pub fn rank(
     let mut qvec = None;
     let mut embed_ms = None;
     let mut rerank_ms = None;
-    let Some(filters) = req.scope.restrict(&req.filters) else {
+    let Some(filters) = req.filters.within(req.scope) else {
         return Ok(RankedOutcome {
             mode,
             items: Vec::new(),
@@ -410,7 +387,7 @@ pub fn rank(
                 cand,
                 boosts,
                 &req.filters.set,
-                req.scope.stats(),
+                Stats::of(req.scope),
             )?;
             let lex = fusion::lexical_input(&lex_hits, fusion_config);
             let vec = vector_candidates(generation, q, cand, &req.filters)?;
@@ -434,7 +411,7 @@ pub fn rank(
                     profiles: boosts,
                     vectors: generation.vectors.as_ref(),
                     today: chrono::Utc::now().date_naive(),
-                    stats: req.scope.stats(),
+                    stats: Stats::of(req.scope),
                 };
                 let cands =
                     rerank::candidates(&ctx, &fused, &lex_hits, &vec, Some(q), rr.candidates)?;
@@ -486,7 +463,7 @@ pub fn rank(
                 req.top_k,
                 boosts,
                 &req.filters.set,
-                req.scope.stats(),
+                Stats::of(req.scope),
             )? {
                 let scores = StageScores {
                     bm25: Some(h.score),
@@ -563,13 +540,14 @@ pub struct PassageView {
 /// the scope may not read is reported as absent, so its existence does not leak).
 pub fn document(
     generation: &Generation,
-    doc_id: &str,
+    doc_id: &crate::domain::DocId,
     scope: Scope,
 ) -> Result<Option<DocumentView>> {
+    let doc_id = doc_id.as_str();
     let filters = Filters {
         set: vec![(FilterKey::DocId, vec![doc_id.to_string()])],
     };
-    let Some(filters) = scope.restrict(&filters) else {
+    let Some(filters) = filters.within(scope) else {
         return Ok(None);
     };
     let keys = generation.lexical.filter_keys(&filters.set)?;
@@ -642,24 +620,21 @@ mod tests {
     #[test]
     fn a_public_scope_narrows_every_filter_to_public_passages() {
         let none = Filters::default();
-        assert_eq!(Scope::All.restrict(&none), Some(none.clone()));
-        let p = Scope::Public.restrict(&none).expect("some");
+        assert_eq!(none.within(Scope::All), Some(none.clone()));
+        let p = none.within(Scope::Public).expect("some");
         assert_eq!(
             p.set,
             vec![(FilterKey::Audience, vec!["public".to_string()])]
         );
         let internal = Filters::parse(&["audience=internal"]).expect("parses");
-        assert_eq!(Scope::Public.restrict(&internal), None);
+        assert_eq!(internal.within(Scope::Public), None);
         let both =
             Filters::parse(&["audience=internal", "audience=public", "type=faq"]).expect("parses");
-        let r = Scope::Public.restrict(&both).expect("some");
+        let r = both.within(Scope::Public).expect("some");
         assert!(r
             .set
             .contains(&(FilterKey::Audience, vec!["public".to_string()])));
         assert_eq!(r.set.len(), 2);
-        assert!(Scope::Public.allows(crate::ingest::Audience::Public));
-        assert!(!Scope::Public.allows(crate::ingest::Audience::Internal));
-        assert!(Scope::All.allows(crate::ingest::Audience::Internal));
     }
 
     #[test]

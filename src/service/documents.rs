@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::config::Config;
+use crate::domain::DocId;
 use crate::error::{Error, Result};
 use crate::index::build::MANAGED_PREFIX;
 use crate::ingest::{self, Format};
@@ -51,64 +52,6 @@ pub struct Upload {
 }
 
 const EXTENSIONS: [&str; 4] = ["md", "html", "txt", "jsonl"];
-
-/// Checks a document id: 1–128 characters of letters, digits, `.`, `_` and `-`, starting and
-/// ending with a letter or digit, without `..`, and not ending in a file extension kefu reads
-/// (it becomes a file name: `aux.md` would be the file `aux.md.md`).
-pub fn check_id(id: &str) -> Result<()> {
-    let b = id.as_bytes();
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && !id.contains("..")
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if !ok {
-        return Err(Error::InvalidRequest(format!(
-            "document id `{}` must be 1-128 letters, digits, '.', '_' or '-', starting and ending with a letter or digit",
-            crate::error::printable(id)
-        )));
-    }
-    let lower = id.to_ascii_lowercase();
-    if let Some(ext) = [
-        ".md",
-        ".markdown",
-        ".html",
-        ".htm",
-        ".txt",
-        ".jsonl",
-        ".csv",
-    ]
-    .iter()
-    .find(|e| lower.ends_with(*e))
-    {
-        return Err(Error::InvalidRequest(format!(
-            "document id `{id}` ends with the file extension `{ext}`; the format is given by `format`, not the id"
-        )));
-    }
-    Ok(())
-}
-
-/// Checks an id to look a document up by: 1–128 letters, digits, `.`, `_` and `-`, starting
-/// with a letter or digit (ids of corpus files need not follow the stricter upload rule).
-pub fn check_lookup_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id.as_bytes()[0].is_ascii_alphanumeric()
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidRequest(format!(
-            "document id `{}` must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
-            crate::error::printable(id)
-        )))
-    }
-}
 
 /// Refuses to start a write once the request's deadline has passed (the client is told the
 /// write did not happen, which is then true).
@@ -164,7 +107,7 @@ fn managed_files(config: &Config, id: &str) -> Vec<PathBuf> {
 }
 
 /// Refuses ids that belong to a corpus file (not to the managed folder).
-fn check_not_owned_by_corpus(live: Option<&Engine>, id: &str) -> Result<()> {
+fn check_not_owned_by_corpus(live: Option<&Engine>, id: &DocId) -> Result<()> {
     let Some(engine) = live else { return Ok(()) };
     if let Some(doc) = crate::retrieve::document(engine.generation(), id, Scope::All)? {
         if !doc.source.starts_with(MANAGED_PREFIX) {
@@ -222,7 +165,7 @@ fn declared(config: &Config, id: &str, upload: &Upload) -> Result<Map<String, Va
 fn check_effective(
     rel: &str,
     declared: &ingest::frontmatter::FrontMatter,
-    meta: &ingest::DocMeta,
+    meta: &crate::domain::DocMeta,
 ) -> Result<()> {
     let differs = |key: &str, want: String, got: String| -> Result<()> {
         Err(Error::bad_file(
@@ -402,12 +345,13 @@ fn render(
 pub fn put(
     config: &Config,
     live: Option<&Engine>,
-    id: &str,
+    id: &DocId,
     upload: &Upload,
     cancel: &crate::cancel::Cancel,
 ) -> Result<PathBuf> {
-    check_id(id)?;
+    id.check_new()?;
     check_not_owned_by_corpus(live, id)?;
+    let id = id.as_str();
     check_not_look_alike(config, live, id)?;
     let metadata = declared(config, id, upload)?;
     let (ext, bytes) = render(config, id, upload, &metadata)?;
@@ -473,7 +417,7 @@ pub fn put(
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     not_too_late(cancel)?;
-    crate::index::write_atomic(&path, &bytes)?;
+    crate::fsutil::write_atomic(&path, &bytes)?;
     // a document re-uploaded in another format replaces the old file
     for old in managed_files(config, id) {
         if old != path {
@@ -488,11 +432,10 @@ pub fn put(
 pub fn delete(
     config: &Config,
     live: Option<&Engine>,
-    id: &str,
+    id: &DocId,
     cancel: &crate::cancel::Cancel,
 ) -> Result<()> {
-    check_lookup_id(id)?;
-    let files = managed_files(config, id);
+    let files = managed_files(config, id.as_str());
     if files.is_empty() {
         check_not_owned_by_corpus(live, id)?;
         return Err(Error::NotFound(format!("document `{id}`")));
@@ -505,6 +448,11 @@ pub fn delete(
 }
 
 #[cfg(test)]
+fn doc_id(s: &str) -> DocId {
+    DocId::parse_new(s).expect("a valid id")
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -513,24 +461,6 @@ mod tests {
             format,
             content,
             metadata: metadata.as_object().cloned().unwrap_or_default(),
-        }
-    }
-
-    #[test]
-    fn ids_are_file_names_without_tricks() {
-        for ok in ["faq-1", "X9.manual_v2", "a"] {
-            assert!(check_id(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            "../etc/passwd",
-            ".hidden",
-            "a/b",
-            "a b",
-            "中文",
-            &"x".repeat(129),
-        ] {
-            assert!(check_id(bad).is_err(), "{bad}");
         }
     }
 
@@ -547,7 +477,7 @@ mod tests {
         let path = put(
             &config,
             None,
-            "returns-1",
+            &doc_id("returns-1"),
             &md,
             &crate::cancel::Cancel::new(),
         )
@@ -556,7 +486,7 @@ mod tests {
         let meta = &back.documents[0].meta;
         assert_eq!(meta.id, "returns-1");
         assert_eq!(meta.title, "Returns: \"quoted\"");
-        assert_eq!(meta.audience, ingest::Audience::Internal);
+        assert_eq!(meta.audience, crate::domain::Audience::Internal);
         // the same id in another format replaces the file
         let html = upload(
             UploadFormat::Html,
@@ -566,7 +496,7 @@ mod tests {
         let p2 = put(
             &config,
             None,
-            "returns-1",
+            &doc_id("returns-1"),
             &html,
             &crate::cancel::Cancel::new(),
         )
@@ -580,14 +510,25 @@ mod tests {
         put(
             &config,
             None,
-            "TK-1",
+            &doc_id("TK-1"),
             &ticket,
             &crate::cancel::Cancel::new(),
         )
         .expect("ticket");
-        delete(&config, None, "TK-1", &crate::cancel::Cancel::new()).expect("delete");
+        delete(
+            &config,
+            None,
+            &doc_id("TK-1"),
+            &crate::cancel::Cancel::new(),
+        )
+        .expect("delete");
         assert!(matches!(
-            delete(&config, None, "TK-1", &crate::cancel::Cancel::new()),
+            delete(
+                &config,
+                None,
+                &doc_id("TK-1"),
+                &crate::cancel::Cancel::new()
+            ),
             Err(Error::NotFound(_))
         ));
     }
@@ -637,7 +578,14 @@ mod tests {
         ];
         for (i, u) in cases.iter().enumerate() {
             assert!(
-                put(&config, None, "doc-1", u, &crate::cancel::Cancel::new()).is_err(),
+                put(
+                    &config,
+                    None,
+                    &doc_id("doc-1"),
+                    u,
+                    &crate::cancel::Cancel::new()
+                )
+                .is_err(),
                 "case {i} accepted"
             );
         }
@@ -702,11 +650,11 @@ mod tests {
                         Value::Null,
                     ),
                 };
-                if let Ok(path) = put(&config, None, "probe-1", &up, &crate::cancel::Cancel::new()) {
+                if let Ok(path) = put(&config, None, &doc_id("probe-1"), &up, &crate::cancel::Cancel::new()) {
                     let rel = format!("@managed/{}", path.file_name().and_then(|n| n.to_str()).unwrap_or(""));
                     let back = ingest::read_file(&path, &rel, &config).expect("written files parse");
                     for d in &back.documents {
-                        prop_assert_eq!(d.meta.audience, ingest::Audience::Internal, "{}", std::fs::read_to_string(&path).unwrap_or_default());
+                        prop_assert_eq!(d.meta.audience, crate::domain::Audience::Internal, "{}", std::fs::read_to_string(&path).unwrap_or_default());
                     }
                 }
             }

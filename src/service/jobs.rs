@@ -159,7 +159,7 @@ impl Jobs {
                 if let Some(dir) = file.parent() {
                     let _ = std::fs::create_dir_all(dir);
                 }
-                if let Err(e) = crate::index::write_atomic(file, &b) {
+                if let Err(e) = crate::fsutil::write_atomic(file, &b) {
                     tracing::warn!(error = %e, "cannot save the job table");
                 }
             }

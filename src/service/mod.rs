@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::analyze::Analyzer;
 use crate::cancel::Cancel;
 use crate::config::Config;
+use crate::domain::DocId;
 use crate::error::{Error, Result};
 use crate::index::build::IndexOptions;
 use crate::Engine;
@@ -170,7 +171,7 @@ impl Service {
     /// `cancel` is (the request's deadline passed, or its client left).
     pub fn put_document(
         &self,
-        id: &str,
+        id: &DocId,
         upload: &documents::Upload,
         cancel: &Cancel,
     ) -> Result<JobStatus> {
@@ -180,20 +181,20 @@ impl Service {
                 .lock()
                 .map_err(|_| Error::Internal("write lock poisoned".into()))?;
             documents::put(&self.config, self.engine().as_deref(), id, upload, cancel)?;
-            self.supersede(id);
+            self.supersede(id.as_str());
         }
         self.submit(JobKind::PutDocument, Some(id.to_string()))
     }
 
     /// Removes an uploaded document and queues the job that drops it from the index.
-    pub fn delete_document(&self, id: &str, cancel: &Cancel) -> Result<JobStatus> {
+    pub fn delete_document(&self, id: &DocId, cancel: &Cancel) -> Result<JobStatus> {
         {
             let _w = self
                 .writes
                 .lock()
                 .map_err(|_| Error::Internal("write lock poisoned".into()))?;
             documents::delete(&self.config, self.engine().as_deref(), id, cancel)?;
-            self.supersede(id);
+            self.supersede(id.as_str());
         }
         self.submit(JobKind::DeleteDocument, Some(id.to_string()))
     }

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::chunk::{Chunk, ChunkId};
+use crate::chunk::Chunk;
+use crate::domain::ChunkId;
+use crate::domain::DocMeta;
 use crate::error::{Error, Result};
-use crate::ingest::DocMeta;
 
 const DOCS: &str = "docs.v1";
 const CHUNKS: &str = "chunks.v1";
