@@ -460,9 +460,9 @@ impl Default for BoostProfiles {
 }
 
 impl BoostProfiles {
-    /// The profile for a query text.
-    pub fn for_query(&self, query: &str) -> &FieldBoosts {
-        match crate::text::Lang::detect(query) {
+    /// The profile for a query in `lang`.
+    pub fn for_lang(&self, lang: crate::text::Lang) -> &FieldBoosts {
+        match lang {
             crate::text::Lang::Zh => &self.zh,
             crate::text::Lang::En => &self.en,
         }

@@ -139,12 +139,6 @@ impl Error {
     }
 }
 
-impl From<tantivy::TantivyError> for Error {
-    fn from(e: tantivy::TantivyError) -> Self {
-        Error::Index(e.to_string())
-    }
-}
-
 /// `s` fit to quote in a message or a log line: control characters (C0, DEL, C1, and the
 /// Unicode line and paragraph separators) escaped, so an echoed value can neither inject
 /// terminal escapes nor split a log line, and at most 100 characters.

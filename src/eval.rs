@@ -10,14 +10,15 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::Analyzer;
+use crate::analyze::{Analyzer, Query};
 use crate::chunk::Chunk;
 use crate::config::{BoostProfiles, Config};
 use crate::domain::{Audience, ChunkId, DocMeta, DocType};
 use crate::embed::{E5Embedder, E5Options, Embedder};
 use crate::error::{Error, Result};
-use crate::index::lexical::{LexicalHit, LexicalIndex, LexicalReader, Stats};
+use crate::index::lexical::{LexicalHit, LexicalIndex, Stats};
 use crate::index::vector::{HnswParams, VectorIndex};
+use crate::index::{Backend, Generation};
 use crate::models;
 use crate::rerank::{self, Reranker};
 use crate::retrieve::fusion;
@@ -306,11 +307,11 @@ fn median(mut v: Vec<f64>) -> f64 {
     quantile(&v, 0.5)
 }
 
-/// A data set indexed in memory for evaluation: the lexical reader and, when asked for, the
-/// query embedder and the vector index.
+/// A data set indexed in memory for evaluation: the generation and, when vectors were asked
+/// for, the query embedder.
 pub struct Prepared {
-    pub reader: LexicalReader,
-    pub vectors: Option<(E5Embedder, VectorIndex)>,
+    pub generation: Generation,
+    pub embedder: Option<E5Embedder>,
     /// Seconds to build the lexical index.
     pub lexical_s: f64,
     /// Seconds spent embedding the corpus (the original time when the embeddings were cached).
@@ -363,12 +364,11 @@ pub fn prepare(
         writer.add(&chunk)?;
     }
     writer.commit(true)?;
-    let reader = lexical.reader()?;
     let lexical_s = started.elapsed().as_secs_f64();
     if !vectors {
         return Ok(Prepared {
-            reader,
-            vectors: None,
+            generation: Generation::in_memory(lexical, None)?,
+            embedder: None,
             lexical_s,
             embed_s: 0.0,
             hnsw_s: 0.0,
@@ -477,8 +477,8 @@ pub fn prepare(
     let index = VectorIndex::build(queries.dim(), items, params)?;
     let hnsw_s = t.elapsed().as_secs_f64();
     Ok(Prepared {
-        reader,
-        vectors: Some((queries, index)),
+        generation: Generation::in_memory(lexical, Some(index))?,
+        embedder: Some(queries),
         lexical_s,
         embed_s,
         hnsw_s,
@@ -493,17 +493,27 @@ pub struct HybridLists {
 }
 
 impl Prepared {
-    /// Hybrid retrieval of `text` (vector `q`) as the product does it, unfiltered.
-    pub fn hybrid(&self, config: &Config, text: &str, q: &[f32], k: usize) -> Result<HybridLists> {
-        let Some((_, index)) = &self.vectors else {
+    /// Hybrid retrieval of `query` (vector `q`) as the product does it, unfiltered.
+    pub fn hybrid(
+        &self,
+        config: &Config,
+        query: &Query,
+        q: &[f32],
+        k: usize,
+    ) -> Result<HybridLists> {
+        if !self.generation.has_vectors() {
             return Err(Error::Internal("hybrid retrieval without vectors".into()));
-        };
+        }
         let cand = config.search.fusion.candidates.max(k);
-        let lexical =
-            self.reader
-                .search(text, cand, &config.search.boost, &Vec::new(), Stats::All)?;
+        let lexical = self.generation.lexical(
+            query,
+            config.search.boost.for_lang(query.lang),
+            cand,
+            &Vec::new(),
+            Stats::All,
+        )?;
         let lex = fusion::lexical_input(&lexical, &config.search.fusion);
-        let vector = index.search(q, cand);
+        let vector = self.generation.nearest(q, cand, &Vec::new())?;
         let fused = fusion::fuse(&lex, &vector, &config.search.fusion, k)?;
         Ok(HybridLists {
             lexical,
@@ -512,12 +522,11 @@ impl Prepared {
         })
     }
 
-    /// The reranking context over this data set.
-    pub fn rerank_context<'a>(&'a self, config: &'a Config) -> rerank::Context<'a> {
+    /// The reranking context over this data set, for a question in `lang`.
+    pub fn rerank_context<'a>(&'a self, config: &'a Config, lang: Lang) -> rerank::Context<'a> {
         rerank::Context {
-            reader: &self.reader,
-            profiles: &config.search.boost,
-            vectors: self.vectors.as_ref().map(|(_, v)| v),
+            index: &self.generation,
+            boosts: config.search.boost.for_lang(lang),
             today: chrono::Utc::now().date_naive(),
             // eval sets have no internal passages: every statistic is over all of them
             stats: Stats::All,
@@ -541,9 +550,8 @@ pub fn evaluate(
     let boosts: &BoostProfiles = &config.search.boost;
     let wants_vectors = modes.iter().any(|m| *m != EvalMode::Bm25);
     let prep = prepare(ds, config, analyzer, progress, wants_vectors)?;
-    let reader = &prep.reader;
+    let index = &prep.generation;
     let vector_s = prep.embed_s + prep.hnsw_s;
-    let ctx = prep.rerank_context(config);
 
     let judged: Vec<&(String, String)> = ds
         .queries
@@ -554,8 +562,15 @@ pub fn evaluate(
     let k = DEPTH + 1;
     // warm-up
     for (_, text) in judged.iter().take(20) {
-        reader.search(text, k, boosts, &no_filters, Stats::All)?;
-        if let Some((e, _)) = &prep.vectors {
+        let query = Query::new(analyzer, text);
+        index.lexical(
+            &query,
+            boosts.for_lang(query.lang),
+            k,
+            &no_filters,
+            Stats::All,
+        )?;
+        if let Some(e) = &prep.embedder {
             e.embed_queries(&[text.as_str()])?;
         }
     }
@@ -567,8 +582,10 @@ pub fn evaluate(
     let mut query_vectors: Vec<f32> = Vec::new();
     let mut ann_total = 0usize;
     for (qid, text) in &judged {
-        let qvec = match &prep.vectors {
-            Some((e, _)) => {
+        let query = Query::new(analyzer, text);
+        let ctx = prep.rerank_context(config, query.lang);
+        let qvec = match &prep.embedder {
+            Some(e) => {
                 let t = Instant::now();
                 let v = e.embed_queries(&[text.as_str()])?.pop().unwrap_or_default();
                 embed_ms.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -581,25 +598,31 @@ pub fn evaluate(
         }
         let e_ms = embed_ms.last().copied().unwrap_or(0.0);
         for (m, acc) in modes.iter().zip(accs.iter_mut()) {
-            match (m, &prep.vectors, &qvec) {
+            match (m, index.vector_index(), &qvec) {
                 (EvalMode::Bm25, _, _) => {
                     let t = Instant::now();
-                    let r: Vec<ChunkId> = reader
-                        .search(text, k, boosts, &no_filters, Stats::All)?
+                    let r: Vec<ChunkId> = index
+                        .lexical(
+                            &query,
+                            boosts.for_lang(query.lang),
+                            k,
+                            &no_filters,
+                            Stats::All,
+                        )?
                         .into_iter()
                         .map(|h| h.key)
                         .collect();
                     acc.add(ds, qid, &r, t.elapsed().as_secs_f64() * 1000.0);
                 }
-                (EvalMode::Vector, Some((_, index)), Some(q)) => {
+                (EvalMode::Vector, Some(vectors), Some(q)) => {
                     let t = Instant::now();
-                    let hits = index.search(q, k);
+                    let hits = vectors.search(q, k);
                     let ms = t.elapsed().as_secs_f64() * 1000.0;
                     search_ms.push(ms);
                     // recall against exact search, by similarity: a hit as similar as the exact
                     // 10th counts (corpora repeat passages word for word, and any of a set of
                     // identical vectors is an equally right answer)
-                    let exact = index.exact(q, 10, |_| true);
+                    let exact = vectors.exact(q, 10, |_| true);
                     let tenth = exact.last().map_or(f32::INFINITY, |x| x.1);
                     ann_total += exact.len();
                     ann_hits += hits.iter().take(10).filter(|h| h.1 >= tenth - 1e-5).count();
@@ -608,7 +631,7 @@ pub fn evaluate(
                 }
                 (EvalMode::Hybrid, Some(_), Some(q)) => {
                     let t = Instant::now();
-                    let lists = prep.hybrid(config, text, q, k)?;
+                    let lists = prep.hybrid(config, &query, q, k)?;
                     let r: Vec<ChunkId> = lists.fused.into_iter().map(|h| h.0).collect();
                     acc.add(ds, qid, &r, t.elapsed().as_secs_f64() * 1000.0 + e_ms);
                 }
@@ -617,7 +640,7 @@ pub fn evaluate(
                         return Err(Error::Internal("rerank mode without a reranker".into()));
                     };
                     let t = Instant::now();
-                    let lists = prep.hybrid(config, text, q, k)?;
+                    let lists = prep.hybrid(config, &query, q, k)?;
                     let t2 = Instant::now();
                     let cands = rerank::candidates(
                         &ctx,
@@ -627,7 +650,7 @@ pub fn evaluate(
                         Some(q),
                         rr.candidates,
                     )?;
-                    let reranked = rr.rerank(&ctx, text, cands)?;
+                    let reranked = rr.rerank(&ctx, &query, cands)?;
                     rerank_ms.push(t2.elapsed().as_secs_f64() * 1000.0);
                     let mut r: Vec<ChunkId> = reranked
                         .iter()
@@ -647,11 +670,11 @@ pub fn evaluate(
             }
         }
     }
-    if let (Some(dir), Some((_, index))) = (dump_vectors, &prep.vectors) {
+    if let (Some(dir), Some(vectors)) = (dump_vectors, index.vector_index()) {
         dump(
             dir,
             ds,
-            index,
+            vectors,
             &query_vectors,
             config,
             &search_ms,
@@ -824,17 +847,16 @@ pub fn evaluate_answers(
 ) -> Result<(AnswerEval, Vec<Labelled>)> {
     use crate::answer::{metrics, Composer, Evidence, ExtractOptions};
     let prep = prepare(ds, config, analyzer, progress, true)?;
-    let Some((embedder, _)) = &prep.vectors else {
+    let Some(embedder) = &prep.embedder else {
         return Err(Error::Internal("no vectors prepared".into()));
     };
-    let ctx = prep.rerank_context(config);
     // sentence vectors, embedded once per passage as the indexer would (not timed: the
     // product computes them when indexing)
     let mut memo: HashMap<ChunkId, crate::index::sentences::PassageSentences> = HashMap::new();
     let centroid = prep
-        .vectors
-        .as_ref()
-        .map(|(_, v)| v.centroid())
+        .generation
+        .centroid(Stats::All)
+        .map(<[f32]>::to_vec)
         .unwrap_or_default();
     let mut questions: Vec<(&str, &str, bool)> = ds
         .queries
@@ -858,8 +880,11 @@ pub fn evaluate_answers(
     let mut times = Vec::new();
     for (i, (qid, text, answerable)) in questions.iter().enumerate() {
         let t = Instant::now();
+        let query = Query::new(analyzer, text);
+        let ctx = prep.rerank_context(config, query.lang);
+        let boosts = config.search.boost.for_lang(query.lang);
         let q = embedder.embed_queries(&[*text])?.pop().unwrap_or_default();
-        let lists = prep.hybrid(config, text, &q, reranker.candidates.max(5))?;
+        let lists = prep.hybrid(config, &query, &q, reranker.candidates.max(5))?;
         let cands = rerank::candidates(
             &ctx,
             &lists.fused,
@@ -869,7 +894,7 @@ pub fn evaluate_answers(
             reranker.candidates,
         )?;
         let top: Vec<_> = reranker
-            .rerank(&ctx, text, cands)?
+            .rerank(&ctx, &query, cands)?
             .into_iter()
             .filter(|(c, _)| {
                 ds.corpus
@@ -879,11 +904,11 @@ pub fn evaluate_answers(
             .take(5)
             .collect();
         let evidence = Evidence::gather(
-            &prep.reader,
-            &config.search.boost,
-            text,
+            &prep.generation,
+            boosts,
+            &query,
             top.into_iter()
-                .map(|(c, s)| (c.addr, c.chunk, c.cosine, s))
+                .map(|(c, s)| (c.chunk, c.cosine, s))
                 .collect(),
             Stats::All,
         )?;
@@ -911,25 +936,23 @@ pub fn evaluate_answers(
         )?;
         let t = Instant::now();
         // quality is measured on every answer; abstention from the confidence afterwards
-        let calibration = calibrations.for_lang(Lang::detect(text));
+        let calibration = calibrations.for_lang(query.lang);
+        let index = prep.generation.with_sentences(sv);
         let never = crate::answer::Calibration {
             threshold: f32::NEG_INFINITY,
             ..calibration.clone()
         };
         let composer = Composer {
-            analyzer,
+            index: &index,
             embedder: Some(embedder as &dyn crate::embed::Embedder),
-            sentence_vectors: Some(&sv),
             calibration: &never,
             options: ExtractOptions::default(),
         };
         let background = crate::answer::Background {
-            known_share: prep
-                .reader
-                .known_share(text, &config.search.boost, Stats::All)?,
+            known_share: index.known_share(&query, boosts, Stats::All)?,
             centroid_cosine: Some(crate::index::vector::dot(&q, &centroid)),
         };
-        let composed = composer.compose(text, Some(&q), &evidence, background)?;
+        let composed = composer.compose(&query, Some(&q), &evidence, background)?;
         elapsed += t.elapsed();
         times.push(elapsed.as_secs_f64() * 1000.0);
         let confidence = calibration.confidence(&composed.signals);

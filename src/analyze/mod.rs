@@ -1,5 +1,6 @@
-//! Text analysis for Chinese, English and identifiers, used both at index time (through
-//! tantivy tokenizers, see [`tokenizer`]) and at query time (directly, see [`Analyzer::terms`]).
+//! Text analysis for Chinese, English and identifiers, used both at index time (through the
+//! index's tokenizer adapters) and at query time (directly, see [`Analyzer::terms`] and
+//! [`Query`]).
 //!
 //! One text yields four token streams, each indexed in its own field and scored together:
 //! - **words**: Chinese runs segmented by jieba (with the corpus's user dictionary of product
@@ -10,7 +11,9 @@
 //! - **identifiers**: model, error and order numbers (`WM-8012`, `X9 Pro`, `E21`,
 //!   `TL20260315-482913`) whole (`wm8012`, `x9pro`) and by their parts (`wm`, `8012`).
 
-pub mod tokenizer;
+mod query;
+
+pub use query::Query;
 
 use std::collections::HashSet;
 use std::io::BufRead;

@@ -55,21 +55,6 @@ pub struct Scored {
     pub score: f32,
 }
 
-/// The question's words (and, for Chinese, character bigrams), for overlap.
-pub fn question_terms(analyzer: &Analyzer, question: &str) -> Vec<String> {
-    let q = analyzer.query_terms(question);
-    let mut terms = q.words;
-    for b in q.cjk_bigrams {
-        if !terms.contains(&b) {
-            terms.push(b);
-        }
-    }
-    terms.extend(q.idents.into_iter().filter(|i| !i.is_empty()));
-    terms.sort();
-    terms.dedup();
-    terms
-}
-
 /// Share of `terms` present in `text`.
 pub fn overlap(analyzer: &Analyzer, terms: &[String], text: &str) -> f32 {
     if terms.is_empty() {

@@ -13,13 +13,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::analyze::Analyzer;
+use crate::analyze::Query;
 use crate::config::LlmConfig;
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
-use crate::index::sentences::SentenceVectors;
-use crate::text::split_sentences;
-use crate::text::Lang;
+use crate::index::Backend;
+use crate::text::{split_sentences, Lang};
 
 use super::{extract, AnswerSentence, Citation, Evidence};
 
@@ -282,9 +281,9 @@ pub fn citations_of(sentence: &str) -> (String, Vec<usize>) {
 
 /// Checks reply sentences against the passages they cite.
 pub struct Validator<'a> {
-    pub analyzer: &'a Analyzer,
+    /// The index the evidence comes from (its analyzer and sentence vectors).
+    pub index: &'a dyn Backend,
     pub embedder: Option<&'a dyn Embedder>,
-    pub sentence_vectors: Option<&'a SentenceVectors>,
     /// The numbered passages (`[n]` is `evidence[n - 1]`).
     pub evidence: &'a [Evidence],
     /// Least share of a sentence's words found in the cited passage.
@@ -303,7 +302,8 @@ impl Validator<'_> {
         if let Some(&bad) = numbers.iter().find(|&&n| n == 0 || n > self.evidence.len()) {
             return Err(Rejection::UnknownCitation(bad));
         }
-        let terms = extract::question_terms(self.analyzer, &text);
+        let analyzer = self.index.analyzer();
+        let terms = Query::new(analyzer, &text).overlap_terms;
         if terms.is_empty() {
             // nothing stated ("1.", "See:"): nothing to support
             return Err(Rejection::Unsupported);
@@ -319,16 +319,13 @@ impl Validator<'_> {
         for &n in &numbers {
             let e = &self.evidence[n - 1];
             let c = &e.chunk;
-            let overlap = extract::overlap(self.analyzer, &terms, &c.text);
+            let overlap = extract::overlap(analyzer, &terms, &c.text);
             // the passage sentence that supports it best: by similarity when vectors exist,
             // else by shared characters
             let mut best: Option<((usize, usize), f32)> = None;
             for range in crate::text::quotable_ranges(&c.text) {
                 let sim = match &vector {
-                    Some(v) => match self
-                        .sentence_vectors
-                        .and_then(|sv| sv.cosine(c.id, range, v))
-                    {
+                    Some(v) => match self.index.sentence_cosine(c.id, range, v) {
                         Some(s) => s,
                         None => extract::dice(&text, &c.text[range.0..range.1]),
                     },

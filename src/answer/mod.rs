@@ -10,11 +10,11 @@ pub mod metrics;
 
 use serde::Serialize;
 
-use crate::analyze::Analyzer;
+use crate::analyze::Query;
 use crate::chunk::Chunk;
 use crate::embed::{cosine, Embedder};
 use crate::error::Result;
-use crate::index::sentences::SentenceVectors;
+use crate::index::Backend;
 use crate::text::Lang;
 
 pub use confidence::{Calibration, Calibrations};
@@ -33,21 +33,22 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    /// Evidence from ranked passages — (address, passage, cosine, score), best first — with
-    /// each passage's share of the question's ideal BM25 score.
+    /// Evidence from ranked passages — (passage, cosine, score), best first — with each
+    /// passage's share of the question's ideal BM25 score (`boosts`: the profile of the
+    /// question's language).
     pub fn gather(
-        reader: &crate::index::lexical::LexicalReader,
-        profiles: &crate::config::BoostProfiles,
-        question: &str,
-        ranked: Vec<(tantivy::DocAddress, Chunk, Option<f32>, f32)>,
+        index: &dyn Backend,
+        boosts: &crate::config::FieldBoosts,
+        question: &Query,
+        ranked: Vec<(Chunk, Option<f32>, f32)>,
         stats: crate::index::lexical::Stats,
     ) -> Result<Vec<Evidence>> {
-        let addrs: Vec<tantivy::DocAddress> = ranked.iter().map(|r| r.0).collect();
-        let fields = reader.field_scores(question, profiles, &addrs, stats)?;
+        let ids: Vec<_> = ranked.iter().map(|r| r.0.id).collect();
+        let fields = index.field_scores(question, boosts, &ids, stats)?;
         Ok(ranked
             .into_iter()
             .zip(&fields)
-            .map(|((_, chunk, cosine, score), f)| Evidence {
+            .map(|((chunk, cosine, score), f)| Evidence {
                 chunk,
                 cosine,
                 coverage: f.iter().sum(),
@@ -154,12 +155,11 @@ pub struct Background {
 
 /// What the composer needs besides the evidence.
 pub struct Composer<'a> {
-    pub analyzer: &'a Analyzer,
+    /// The index the evidence comes from: its analyzer, and its precomputed sentence vectors.
+    pub index: &'a dyn Backend,
     /// Scores sentences by similarity when present (by word overlap alone otherwise);
-    /// embeds the sentences `sentence_vectors` lacks.
+    /// embeds the sentences the index has no vectors of.
     pub embedder: Option<&'a dyn Embedder>,
-    /// The generation's precomputed sentence vectors.
-    pub sentence_vectors: Option<&'a SentenceVectors>,
     pub calibration: &'a Calibration,
     pub options: ExtractOptions,
 }
@@ -222,8 +222,8 @@ impl Composer<'_> {
         let mut out: Vec<Option<f32>> = sents
             .iter()
             .map(|s| {
-                self.sentence_vectors
-                    .and_then(|sv| sv.cosine(evidence[s.passage].chunk.id, s.range, q))
+                self.index
+                    .sentence_cosine(evidence[s.passage].chunk.id, s.range, q)
             })
             .collect();
         let missing: Vec<usize> = (0..sents.len()).filter(|&i| out[i].is_none()).collect();
@@ -247,20 +247,24 @@ impl Composer<'_> {
     /// vector when one was made.
     pub fn compose(
         &self,
-        question: &str,
+        question: &Query,
         qvec: Option<&[f32]>,
         evidence: &[Evidence],
         background: Background,
     ) -> Result<Composed> {
-        let lang = Lang::detect(question);
+        let lang = question.lang;
         let opts = &self.options;
         let mut sents = extract::sentences(evidence, opts);
         let cosines = match qvec {
             Some(q) if !sents.is_empty() => self.sentence_cosines(q, evidence, &sents)?,
             _ => Vec::new(),
         };
-        let terms = extract::question_terms(self.analyzer, question);
-        extract::score(self.analyzer, &terms, &mut sents, &cosines);
+        extract::score(
+            self.index.analyzer(),
+            &question.overlap_terms,
+            &mut sents,
+            &cosines,
+        );
         let best = sents.iter().max_by(|a, b| a.score.total_cmp(&b.score));
         let signals = Self::signals(evidence, best, background);
         let mut out = Composed {
@@ -396,7 +400,7 @@ impl Composer<'_> {
         &self,
         client: &llm::LlmClient,
         limits: &crate::config::LlmConfig,
-        question: &str,
+        question: &Query,
         evidence: &[Evidence],
         extractive: Composed,
         sink: Sink<'_>,
@@ -404,16 +408,15 @@ impl Composer<'_> {
         if extractive.abstained {
             return extractive;
         }
-        let lang = Lang::detect(question);
+        let lang = question.lang;
         let validator = llm::Validator {
-            analyzer: self.analyzer,
+            index: self.index,
             embedder: self.embedder,
-            sentence_vectors: self.sentence_vectors,
             evidence,
             min_overlap: limits.min_overlap,
             min_similarity: limits.min_similarity,
         };
-        let messages = llm::messages(question, lang, evidence);
+        let messages = llm::messages(&question.text, lang, evidence);
         let mut run = LlmRun {
             validator: &validator,
             held: None,

@@ -6,11 +6,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use tantivy::collector::TopDocs;
 use tantivy::columnar::Column;
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::postings::Postings;
-use tantivy::query::TermQuery;
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, INDEXED, STORED,
     STRING,
@@ -20,9 +18,10 @@ use tantivy::{
 };
 use tantivy::{DocSet, InvertedIndexReader, TERMINATED};
 
-use crate::analyze::{tokenizer, Analyzer};
+use crate::analyze::{Analyzer, Query, QueryTerms};
+use super::tokenizer;
 use crate::chunk::Chunk;
-use crate::config::{BoostProfiles, FieldBoosts};
+use crate::config::FieldBoosts;
 use crate::domain::ChunkId;
 use crate::error::{Error, Result};
 
@@ -311,7 +310,6 @@ pub struct LexicalHit {
     /// coverage of the query, in [0, 1)): comparable across queries, unlike the raw score.
     pub coverage: f32,
     pub key: ChunkId,
-    pub addr: DocAddress,
 }
 
 /// Filters: all keys must match; several values of one key match any.
@@ -370,6 +368,8 @@ pub struct LexicalReader {
     /// Average field length of each scored field.
     avgdl: [f32; SCORED],
     num_docs: u64,
+    /// Where each live passage is stored.
+    addresses: std::collections::HashMap<ChunkId, DocAddress>,
     /// Each document's whole metadata (stored once per document), by id.
     metas: std::collections::HashMap<String, Arc<crate::domain::DocMeta>>,
     /// Per segment, the public passages as a bitset, and how many are alive.
@@ -552,12 +552,14 @@ impl LexicalReader {
             segments,
             avgdl,
             num_docs,
+            addresses: Default::default(),
             metas: Default::default(),
             public: Vec::new(),
             public_docs: 0,
             norm_tables: std::sync::Mutex::new(Vec::new()),
         };
         reader.metas = reader.load_metas()?;
+        reader.addresses = reader.load_addresses();
         let only_public: FilterSet = vec![(FilterKey::Audience, vec!["public".to_string()])];
         let mut public = Vec::with_capacity(reader.segments.len());
         let mut public_docs = 0u64;
@@ -576,6 +578,24 @@ impl LexicalReader {
         reader.public = public;
         reader.public_docs = public_docs;
         Ok(reader)
+    }
+
+    /// The address of every live passage, by id (from the key column).
+    fn load_addresses(&self) -> std::collections::HashMap<ChunkId, DocAddress> {
+        let mut out = std::collections::HashMap::with_capacity(self.num_docs as usize);
+        for seg in &self.segments {
+            let Some(keys) = self.keys.get(seg.reader_index) else {
+                continue;
+            };
+            for d in 0..seg.max_doc {
+                if seg.alive.as_ref().is_none_or(|a| a.is_alive(d)) {
+                    if let Some(k) = keys.first(d) {
+                        out.insert(ChunkId(k), DocAddress::new(seg.reader_index as u32, d));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The metadata of every document, read from the first passage of each.
@@ -689,19 +709,18 @@ impl LexicalReader {
         table
     }
 
-    /// The scored terms of a query text. Terms absent from the index are left out, and so are
+    /// The scored terms of a query. Terms absent from the index are left out, and so are
     /// terms found in more than `max_df` of all passages (they cost the most to score and add
     /// the least), unless that would leave the query empty.
     fn query_terms(
         &self,
-        text: &str,
+        q: &QueryTerms,
         b: &FieldBoosts,
         keep_common: bool,
         stats: Stats,
     ) -> Result<(Vec<QueryTerm>, f32)> {
         let n = self.docs_in(stats).max(1) as f64;
         let max_df = (b.max_df.clamp(0.0, 1.0) as f64 * n).ceil() as u64;
-        let q = self.analyzer.query_terms(text);
         let streams: [(usize, f32, &[String]); SCORED] = [
             (0, b.title, &q.words),
             (1, b.heading, &q.words),
@@ -795,18 +814,17 @@ impl LexicalReader {
         Ok(all)
     }
 
-    /// The `k` best passages for `text` under `filters`, scored with the boost profile of the
-    /// query's language.
+    /// The `k` best passages for `query` under `filters`, scored with the field weights `b`
+    /// (the profile of the query's language).
     pub fn search(
         &self,
-        text: &str,
+        query: &Query,
+        b: &FieldBoosts,
         k: usize,
-        profiles: &BoostProfiles,
         filters: &FilterSet,
         stats: Stats,
     ) -> Result<Vec<LexicalHit>> {
-        let b = profiles.for_query(text);
-        let (terms, ideal) = self.query_terms(text, b, false, stats)?;
+        let (terms, ideal) = self.query_terms(&query.terms, b, false, stats)?;
         if terms.is_empty() || k == 0 {
             return Ok(Vec::new());
         }
@@ -882,7 +900,6 @@ impl LexicalReader {
                 score,
                 coverage: if ideal > 0.0 { score / ideal } else { 0.0 },
                 key: ChunkId(key),
-                addr: DocAddress::new(seg, doc),
             });
         }
         Ok(out)
@@ -890,29 +907,32 @@ impl LexicalReader {
 
     /// The idf-weighted share of the question's terms that occur anywhere in the index (0 when
     /// none does): low for a question about something the knowledge base never mentions.
-    pub fn known_share(&self, text: &str, profiles: &BoostProfiles, stats: Stats) -> Result<f32> {
-        let b = profiles.for_query(text);
-        let (terms, ideal) = self.query_terms(text, b, true, stats)?;
+    pub fn known_share(&self, query: &Query, b: &FieldBoosts, stats: Stats) -> Result<f32> {
+        let (terms, ideal) = self.query_terms(&query.terms, b, true, stats)?;
         if ideal <= 0.0 {
             return Ok(0.0);
         }
         Ok(terms.iter().map(|t| t.weight).sum::<f32>() / ideal)
     }
 
-    /// What each scored field contributes to the BM25 score of the passages at `addrs` for
-    /// `text` (same weights as [`LexicalReader::search`], every query term the index knows,
-    /// common ones included), each divided by the query's ideal score: per passage, in the
-    /// order of [`FIELD_NAMES`], values in [0, 1). For reranking a few dozen candidates.
+    /// What each scored field contributes to the BM25 score of the passages `ids` for `query`
+    /// (same weights as [`LexicalReader::search`], every query term the index knows, common
+    /// ones included), each divided by the query's ideal score: per passage, in the order of
+    /// [`FIELD_NAMES`], values in [0, 1) (zeros for an id the index does not hold). For
+    /// reranking a few dozen candidates.
     pub fn field_scores(
         &self,
-        text: &str,
-        profiles: &BoostProfiles,
-        addrs: &[DocAddress],
+        query: &Query,
+        b: &FieldBoosts,
+        ids: &[ChunkId],
         stats: Stats,
     ) -> Result<Vec<[f32; SCORED]>> {
-        let b = profiles.for_query(text);
-        let (terms, ideal) = self.query_terms(text, b, true, stats)?;
-        let mut out = vec![[0f32; SCORED]; addrs.len()];
+        let (terms, ideal) = self.query_terms(&query.terms, b, true, stats)?;
+        let addrs: Vec<Option<DocAddress>> = ids
+            .iter()
+            .map(|id| self.addresses.get(id).copied())
+            .collect();
+        let mut out = vec![[0f32; SCORED]; ids.len()];
         if terms.is_empty() || ideal <= 0.0 {
             return Ok(out);
         }
@@ -922,6 +942,7 @@ impl LexicalReader {
             let mut docs: Vec<(u32, usize)> = addrs
                 .iter()
                 .enumerate()
+                .filter_map(|(i, a)| a.map(|a| (i, a)))
                 .filter(|(_, a)| a.segment_ord as usize == seg.reader_index)
                 .map(|(i, a)| (a.doc_id, i))
                 .collect();
@@ -977,20 +998,16 @@ impl LexicalReader {
         Ok(out)
     }
 
-    /// Where the passage with `key` is stored.
-    pub fn address_of(&self, key: ChunkId) -> Result<Option<DocAddress>> {
-        let q = TermQuery::new(
-            Term::from_field_u64(self.fields.key, key.0),
-            IndexRecordOption::Basic,
-        );
-        let top = self
-            .searcher
-            .search(&q, &TopDocs::with_limit(1).order_by_score())?;
-        Ok(top.first().map(|(_, a)| *a))
+    /// The stored passage with id `key`, if the index holds it.
+    pub fn passage(&self, key: ChunkId) -> Result<Option<Chunk>> {
+        match self.addresses.get(&key) {
+            Some(a) => self.chunk(*a).map(Some),
+            None => Ok(None),
+        }
     }
 
-    /// The stored passage of a hit.
-    pub fn chunk(&self, addr: DocAddress) -> Result<Chunk> {
+    /// The stored passage at `addr`.
+    fn chunk(&self, addr: DocAddress) -> Result<Chunk> {
         let doc: TantivyDocument = self.searcher.doc(addr)?;
         let payload = doc
             .get_first(self.fields.payload)
@@ -1005,23 +1022,6 @@ impl LexicalReader {
             }
         }
         Ok(chunk)
-    }
-
-    /// The passages of a document, by its id, in order.
-    pub fn chunks_of_document(&self, doc_id: &str) -> Result<Vec<Chunk>> {
-        let q = TermQuery::new(
-            Term::from_field_text(self.fields.doc_id, doc_id),
-            IndexRecordOption::Basic,
-        );
-        let top = self
-            .searcher
-            .search(&q, &TopDocs::with_limit(10_000).order_by_score())?;
-        let mut chunks = top
-            .into_iter()
-            .map(|(_, a)| self.chunk(a))
-            .collect::<Result<Vec<_>>>()?;
-        chunks.sort_by_key(|c| c.ord);
-        Ok(chunks)
     }
 }
 
@@ -1064,7 +1064,7 @@ mod tests {
         let reader = index.reader().expect("reader");
         let mut stored_products = 0;
         for c in &chunks {
-            let addr = reader.address_of(c.id).expect("lookup").expect("stored");
+            let addr = *reader.addresses.get(&c.id).expect("stored");
             let doc: TantivyDocument = reader.searcher.doc(addr).expect("doc");
             for field in [reader.fields.payload, reader.fields.doc_meta] {
                 if let Some(v) = doc.get_first(field).and_then(|v| v.as_str()) {

@@ -14,9 +14,11 @@
 //! replaced atomically (write, fsync, rename, fsync the folder). Killing the process at any
 //! instant leaves `CURRENT` naming a whole generation.
 
+mod backend;
 pub mod build;
 pub mod lexical;
 pub mod sentences;
+mod tokenizer;
 pub mod vector;
 
 use std::collections::BTreeMap;
@@ -25,9 +27,19 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analyze::Analyzer;
+use crate::analyze::{Analyzer, Query};
+use crate::chunk::Chunk;
+use crate::config::FieldBoosts;
+use crate::domain::ChunkId;
 use crate::error::{Error, Result};
-use lexical::{LexicalIndex, LexicalReader};
+pub use backend::Backend;
+use lexical::{FilterSet, LexicalHit, LexicalIndex, LexicalReader, Stats};
+
+impl From<tantivy::TantivyError> for Error {
+    fn from(e: tantivy::TantivyError) -> Self {
+        Error::Index(e.to_string())
+    }
+}
 
 /// What a generation holds, per source file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -219,16 +231,113 @@ fn remove_dir(path: &Path) {
     }
 }
 
-/// A generation opened for reading.
+/// A generation opened for reading: the local [`Backend`].
 pub struct Generation {
     pub number: u64,
     pub path: PathBuf,
     pub manifest: Manifest,
-    pub lexical: LexicalReader,
+    lexical: Arc<LexicalReader>,
     /// The vector index, when the generation has one and it could be read.
-    pub vectors: Option<vector::VectorIndex>,
+    vectors: Option<Arc<vector::VectorIndex>>,
     /// Vectors of the passages' quotable sentences (for composing answers), when built.
-    pub sentences: Option<sentences::SentenceVectors>,
+    sentences: Option<Arc<sentences::SentenceVectors>>,
+    /// The centroid of the passage vectors, of all of them and of the public ones (what a
+    /// public caller's answer confidence is measured against).
+    centroid: Option<Arc<Vec<f32>>>,
+    public_centroid: Option<Arc<Vec<f32>>>,
+}
+
+/// With a filter this selective (allowed passages), vector search is exact over them instead
+/// of approximate with over-fetching.
+const EXACT_FILTER_LIMIT: usize = 5000;
+
+impl Backend for Generation {
+    fn analyzer(&self) -> &Arc<Analyzer> {
+        self.lexical.analyzer()
+    }
+
+    fn lexical(
+        &self,
+        query: &Query,
+        boosts: &FieldBoosts,
+        k: usize,
+        filters: &FilterSet,
+        stats: Stats,
+    ) -> Result<Vec<LexicalHit>> {
+        self.lexical.search(query, boosts, k, filters, stats)
+    }
+
+    fn has_vectors(&self) -> bool {
+        self.vectors.is_some()
+    }
+
+    fn nearest(&self, q: &[f32], k: usize, filters: &FilterSet) -> Result<Vec<(ChunkId, f32)>> {
+        let Some(vectors) = &self.vectors else {
+            return Ok(Vec::new());
+        };
+        if filters.is_empty() {
+            return Ok(vectors.search(q, k));
+        }
+        let allowed = self.lexical.filter_keys(filters)?;
+        if allowed.len() <= EXACT_FILTER_LIMIT {
+            return Ok(vectors.exact(q, k, |key| allowed.contains(&key)));
+        }
+        let mut hits = vectors.search(q, k * 4);
+        hits.retain(|(key, _)| allowed.contains(key));
+        hits.truncate(k);
+        Ok(hits)
+    }
+
+    fn vector(&self, id: ChunkId) -> Option<&[f32]> {
+        self.vectors.as_ref()?.vector(id)
+    }
+
+    fn centroid(&self, stats: Stats) -> Option<&[f32]> {
+        match stats {
+            Stats::All => self.centroid.as_deref().map(Vec::as_slice),
+            Stats::Public => self.public_centroid.as_deref().map(Vec::as_slice),
+        }
+    }
+
+    fn passages(&self, ids: &[ChunkId]) -> Result<Vec<Option<Chunk>>> {
+        ids.iter().map(|id| self.lexical.passage(*id)).collect()
+    }
+
+    fn document(&self, doc_id: &str, filters: &FilterSet) -> Result<Vec<Chunk>> {
+        let mut set = filters.clone();
+        set.push((lexical::FilterKey::DocId, vec![doc_id.to_string()]));
+        let keys: Vec<ChunkId> = self.lexical.filter_keys(&set)?.into_iter().collect();
+        let mut chunks: Vec<Chunk> = self
+            .passages(&keys)?
+            .into_iter()
+            .flatten()
+            .filter(|c| c.meta.id == doc_id)
+            .collect();
+        chunks.sort_by_key(|c| (c.span.0, c.span.1));
+        Ok(chunks)
+    }
+
+    fn field_scores(
+        &self,
+        query: &Query,
+        boosts: &FieldBoosts,
+        ids: &[ChunkId],
+        stats: Stats,
+    ) -> Result<Vec<[f32; lexical::SCORED]>> {
+        self.lexical.field_scores(query, boosts, ids, stats)
+    }
+
+    fn known_share(&self, query: &Query, boosts: &FieldBoosts, stats: Stats) -> Result<f32> {
+        self.lexical.known_share(query, boosts, stats)
+    }
+
+    fn has_sentence_vectors(&self) -> bool {
+        self.sentences.is_some()
+    }
+
+    fn sentence_cosine(&self, id: ChunkId, range: (usize, usize), q: &[f32]) -> Option<f32> {
+        self.sentences.as_ref()?.cosine(id, range, q)
+    }
 }
 
 impl Generation {
@@ -274,13 +383,72 @@ impl Generation {
             }),
             None => None,
         };
+        Generation::assemble(number, path, manifest, lexical, vectors, sentences)
+    }
+
+    /// A generation held in memory (evaluation, tests): the lexical index `lexical` built by
+    /// the caller, and the passage vectors `vectors` when there are any.
+    pub fn in_memory(
+        lexical: LexicalIndex,
+        vectors: Option<vector::VectorIndex>,
+    ) -> Result<Generation> {
+        Generation::assemble(
+            0,
+            PathBuf::new(),
+            Manifest::default(),
+            lexical.reader()?,
+            vectors,
+            None,
+        )
+    }
+
+    /// This generation with `sentences` as its sentence vectors (the rest shared).
+    pub fn with_sentences(&self, sentences: sentences::SentenceVectors) -> Generation {
+        Generation {
+            number: self.number,
+            path: self.path.clone(),
+            manifest: self.manifest.clone(),
+            lexical: self.lexical.clone(),
+            vectors: self.vectors.clone(),
+            sentences: Some(Arc::new(sentences)),
+            centroid: self.centroid.clone(),
+            public_centroid: self.public_centroid.clone(),
+        }
+    }
+
+    /// The vector index itself (for measuring the approximate search against the exact one).
+    pub fn vector_index(&self) -> Option<&vector::VectorIndex> {
+        self.vectors.as_deref()
+    }
+
+    fn assemble(
+        number: u64,
+        path: PathBuf,
+        manifest: Manifest,
+        lexical: LexicalReader,
+        vectors: Option<vector::VectorIndex>,
+        sentences: Option<sentences::SentenceVectors>,
+    ) -> Result<Generation> {
+        let centroid = vectors.as_ref().map(|v| Arc::new(v.centroid()));
+        let public_centroid = match &vectors {
+            Some(v) => {
+                let public = lexical.filter_keys(&vec![(
+                    lexical::FilterKey::Audience,
+                    vec!["public".to_string()],
+                )])?;
+                Some(Arc::new(v.centroid_of(|k| public.contains(&k))))
+            }
+            None => None,
+        };
         Ok(Generation {
             number,
             path,
             manifest,
-            lexical,
-            vectors,
-            sentences,
+            lexical: Arc::new(lexical),
+            vectors: vectors.map(Arc::new),
+            sentences: sentences.map(Arc::new),
+            centroid,
+            public_centroid,
         })
     }
 }

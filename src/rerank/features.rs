@@ -5,9 +5,8 @@
 use std::collections::HashSet;
 
 use chrono::NaiveDate;
-use tantivy::DocAddress;
 
-use crate::analyze::{Analyzer, Stream, Tok};
+use crate::analyze::{Query, Stream, Tok};
 use crate::chunk::Chunk;
 use crate::domain::DocType;
 use crate::error::Result;
@@ -17,7 +16,6 @@ use crate::text::{is_cjk, Lang};
 /// One first-stage candidate and what the first stage knew of it.
 #[derive(Debug, Clone)]
 pub struct Candidate {
-    pub addr: DocAddress,
     pub chunk: Chunk,
     /// Cosine similarity to the question (when vectors exist).
     pub cosine: Option<f32>,
@@ -87,14 +85,13 @@ fn bigrams(chars: &[char]) -> HashSet<(char, char)> {
 }
 
 impl Question {
-    /// Analyses the question.
-    pub fn new(analyzer: &Analyzer, text: &str) -> Question {
-        let q = analyzer.query_terms(text);
-        let chars = letters(text);
+    /// The question's features of itself, from its analysis.
+    pub fn new(query: &Query) -> Question {
+        let chars = letters(&query.text);
         Question {
-            words: q.words,
-            idents: q.idents,
-            lang: Lang::detect(text),
+            words: query.terms.words.clone(),
+            idents: query.terms.idents.clone(),
+            lang: query.lang,
             bigrams: bigrams(&chars),
             chars: chars.len(),
         }
@@ -173,15 +170,13 @@ pub fn mostly_other_language(features: &[Vec<f32>]) -> bool {
 
 pub fn extract(
     ctx: &super::Context<'_>,
-    text: &str,
+    query: &Query,
     question: &Question,
     candidates: &[Candidate],
 ) -> Result<Vec<Vec<f32>>> {
     let today = ctx.today;
-    let addrs: Vec<DocAddress> = candidates.iter().map(|c| c.addr).collect();
-    let fields = ctx
-        .reader
-        .field_scores(text, ctx.profiles, &addrs, ctx.stats)?;
+    let ids: Vec<_> = candidates.iter().map(|c| c.chunk.id).collect();
+    let fields = ctx.index.field_scores(query, ctx.boosts, &ids, ctx.stats)?;
     let totals: Vec<f32> = fields.iter().map(|f| f.iter().sum()).collect();
     let max_total = totals.iter().copied().fold(0f32, f32::max);
     let max_cos = candidates
@@ -202,7 +197,7 @@ pub fn extract(
         .map(|c| c.cosine.unwrap_or(0.0))
         .collect::<Vec<_>>());
     let bm25_z = z(&totals);
-    let analyzer = ctx.reader.analyzer();
+    let analyzer = ctx.index.analyzer();
     let mut toks = Vec::new();
     let mut out = Vec::with_capacity(candidates.len());
     for (i, ((c, f), total)) in candidates.iter().zip(&fields).zip(&totals).enumerate() {

@@ -14,11 +14,13 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use crate::config::{BoostProfiles, Config};
+use crate::analyze::Query;
+use crate::config::{Config, FieldBoosts};
 use crate::domain::ChunkId;
 use crate::error::{Error, Result};
-use crate::index::lexical::{LexicalHit, LexicalReader};
-use crate::index::vector::{dot, VectorIndex};
+use crate::index::lexical::LexicalHit;
+use crate::index::vector::dot;
+use crate::index::Backend;
 use crate::text::Lang;
 
 pub use features::{Candidate, Question};
@@ -132,7 +134,7 @@ impl Reranker {
     pub fn rerank(
         &self,
         ctx: &Context<'_>,
-        text: &str,
+        query: &Query,
         candidates: Vec<Candidate>,
     ) -> Result<Vec<(Candidate, f32)>> {
         if candidates.is_empty() {
@@ -140,14 +142,14 @@ impl Reranker {
         }
         let scores: Vec<f32> = match &self.scorer {
             Scorer::Linear(models) => {
-                let q = Question::new(ctx.reader.analyzer(), text);
-                let x = features::extract(ctx, text, &q, &candidates)?;
+                let q = Question::new(query);
+                let x = features::extract(ctx, query, &q, &candidates)?;
                 let model = models.for_question(q.lang, &x);
                 x.iter().map(|x| model.score(x)).collect()
             }
             Scorer::Cross(model) => {
                 let texts: Vec<&str> = candidates.iter().map(|c| c.chunk.text.as_str()).collect();
-                model.score(text, &texts)?
+                model.score(&query.text, &texts)?
             }
         };
         let mut out: Vec<(Candidate, f32)> = candidates.into_iter().zip(scores).collect();
@@ -161,9 +163,9 @@ impl Reranker {
 
 /// What the features are computed against.
 pub struct Context<'a> {
-    pub reader: &'a LexicalReader,
-    pub profiles: &'a BoostProfiles,
-    pub vectors: Option<&'a VectorIndex>,
+    pub index: &'a dyn Backend,
+    /// The BM25 profile of the question's language.
+    pub boosts: &'a FieldBoosts,
     /// Freshness is measured up to this day.
     pub today: NaiveDate,
     /// The passages the BM25 statistics are computed over (the caller's scope).
@@ -171,7 +173,7 @@ pub struct Context<'a> {
 }
 
 /// The first `n` fused passages as rerank candidates, with what each list knew of them: the
-/// lexical hits (for addresses and ranks), the vector hits (ranks) and the question's vector
+/// lexical hits (ranks), the vector hits (ranks) and the question's vector
 /// (the cosine of passages the vector list did not reach is computed from the stored vectors).
 pub fn candidates(
     ctx: &Context<'_>,
@@ -191,25 +193,20 @@ pub fn candidates(
         .enumerate()
         .map(|(i, (k, s))| (*k, (i, *s)))
         .collect();
-    let mut out = Vec::with_capacity(n.min(fused.len()));
-    for (rank, (key, _)) in fused.iter().take(n).enumerate() {
-        let addr = match lex.get(key) {
-            Some((_, h)) => h.addr,
-            None => match ctx.reader.address_of(*key)? {
-                Some(a) => a,
-                None => continue,
-            },
-        };
+    let first: Vec<ChunkId> = fused.iter().take(n).map(|(k, _)| *k).collect();
+    let chunks = ctx.index.passages(&first)?;
+    let mut out = Vec::with_capacity(first.len());
+    for (rank, (key, chunk)) in first.iter().zip(chunks).enumerate() {
+        let Some(chunk) = chunk else { continue };
         let cosine = match vec.get(key) {
             Some((_, s)) => Some(*s),
-            None => match (qvec, ctx.vectors.and_then(|v| v.vector(*key))) {
+            None => match (qvec, ctx.index.vector(*key)) {
                 (Some(q), Some(v)) if q.len() == v.len() => Some(dot(q, v)),
                 _ => None,
             },
         };
         out.push(Candidate {
-            addr,
-            chunk: ctx.reader.chunk(addr)?,
+            chunk,
             cosine,
             lex_rank: lex.get(key).map(|(i, _)| *i),
             vec_rank: vec.get(key).map(|(i, _)| *i),

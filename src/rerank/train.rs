@@ -62,10 +62,9 @@ pub fn collect(
     progress: bool,
 ) -> Result<SetData> {
     let prep = eval::prepare(ds, config, analyzer, progress, true)?;
-    let Some((embedder, _)) = &prep.vectors else {
+    let Some(embedder) = &prep.embedder else {
         return Err(Error::Internal("no vectors prepared".into()));
     };
-    let ctx = prep.rerank_context(config);
     let mut queries = Vec::new();
     let judged: Vec<&(String, String)> = ds
         .queries
@@ -77,7 +76,9 @@ pub fn collect(
             .embed_queries(&[text.as_str()])?
             .pop()
             .unwrap_or_default();
-        let lists = prep.hybrid(config, text, &q, n)?;
+        let query = crate::analyze::Query::new(analyzer, text);
+        let ctx = prep.rerank_context(config, query.lang);
+        let lists = prep.hybrid(config, &query, &q, n)?;
         let cands = super::candidates(
             &ctx,
             &lists.fused,
@@ -86,8 +87,8 @@ pub fn collect(
             Some(&q),
             n,
         )?;
-        let question = Question::new(analyzer, text);
-        let feats = features::extract(&ctx, text, &question, &cands)?;
+        let question = Question::new(&query);
+        let feats = features::extract(&ctx, &query, &question, &cands)?;
         let rel = &ds.qrels[qid.as_str()];
         let ids: Vec<String> = cands
             .iter()

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::analyze::Query;
 use crate::chunk::Chunk;
 use crate::config::Config;
 pub use crate::domain::Scope;
@@ -15,7 +16,7 @@ use crate::domain::{Audience, ChunkId, DocType};
 use crate::embed::Embedder;
 use crate::error::{Error, Result};
 use crate::index::lexical::{FilterKey, FilterSet, Stats};
-use crate::index::Generation;
+use crate::index::Backend;
 use crate::rerank::{self, Reranker};
 
 /// How to retrieve.
@@ -223,47 +224,18 @@ pub fn validate(req: &SearchRequest, config: &Config) -> Result<()> {
     Ok(())
 }
 
-/// With a filter this selective (allowed passages), vector search is exact over them instead
-/// of approximate with over-fetching.
-const EXACT_FILTER_LIMIT: usize = 5000;
-
-/// Vector candidates for a query vector, honouring the filters.
-fn vector_candidates(
-    generation: &Generation,
-    q: &[f32],
-    k: usize,
-    filters: &Filters,
-) -> Result<Vec<(ChunkId, f32)>> {
-    let Some(vectors) = &generation.vectors else {
-        return Ok(Vec::new());
-    };
-    if filters.set.is_empty() {
-        return Ok(vectors.search(q, k));
-    }
-    let allowed = generation.lexical.filter_keys(&filters.set)?;
-    if allowed.len() <= EXACT_FILTER_LIMIT {
-        return Ok(vectors.exact(q, k, |key| allowed.contains(&key)));
-    }
-    let mut hits = vectors.search(q, k * 4);
-    hits.retain(|(key, _)| allowed.contains(key));
-    hits.truncate(k);
-    Ok(hits)
+/// A ranked passage not loaded yet.
+struct Pending {
+    id: ChunkId,
+    score: f32,
+    scores: StageScores,
+    cosine: Option<f32>,
 }
-
-/// A ranked passage not loaded yet: key, address when known, score, stage scores, cosine.
-type Pending = (
-    ChunkId,
-    Option<tantivy::DocAddress>,
-    f32,
-    StageScores,
-    Option<f32>,
-);
 
 /// A passage ranked by [`rank`], with what retrieval knew of it.
 #[derive(Debug, Clone)]
 pub struct Ranked {
     pub chunk: Chunk,
-    pub addr: tantivy::DocAddress,
     pub score: f32,
     pub scores: StageScores,
     /// Cosine similarity to the question, when known.
@@ -283,24 +255,25 @@ pub struct RankedOutcome {
     pub query_vector: Option<Vec<f32>>,
 }
 
-/// Searches a generation: lexical, vector or both fused. When vectors are asked for but the
+/// Searches an index: lexical, vector or both fused. When vectors are asked for but the
 /// embedder is missing or fails, answers from BM25 and says so in the warnings.
 pub fn search(
-    generation: &Generation,
+    index: &dyn Backend,
     embedder: Option<&dyn Embedder>,
     reranker: Option<&Reranker>,
+    query: &Query,
     req: &SearchRequest,
     config: &Config,
 ) -> Result<SearchOutcome> {
-    let r = rank(generation, embedder, reranker, req, config)?;
-    let analyzer = generation.lexical.analyzer();
+    let r = rank(index, embedder, reranker, query, req, config)?;
+    let analyzer = index.analyzer();
     Ok(SearchOutcome {
         mode: r.mode,
         hits: r
             .items
             .into_iter()
             .enumerate()
-            .map(|(i, it)| to_hit(analyzer, i + 1, it.score, it.scores, it.chunk, &req.query))
+            .map(|(i, it)| to_hit(analyzer, i + 1, it.score, it.scores, it.chunk, query))
             .collect(),
         warnings: r.warnings,
         embed_ms: r.embed_ms,
@@ -308,30 +281,72 @@ pub fn search(
     })
 }
 
-/// [`search`] without the presentation: the ranked passages themselves.
+/// The query's vector, or why there is none (then the mode falls back to BM25).
+struct Embedded {
+    mode: Mode,
+    vector: Option<Vec<f32>>,
+    embed_ms: Option<f64>,
+    warnings: Vec<String>,
+}
+
+fn embed_query(
+    index: &dyn Backend,
+    embedder: Option<&dyn Embedder>,
+    mode: Mode,
+    text: &str,
+) -> Embedded {
+    let mut out = Embedded {
+        mode,
+        vector: None,
+        embed_ms: None,
+        warnings: Vec::new(),
+    };
+    if mode == Mode::Bm25 {
+        return out;
+    }
+    match embedder.filter(|_| index.has_vectors()) {
+        Some(e) => {
+            let t = std::time::Instant::now();
+            let r = e.embed_queries(&[text]);
+            out.embed_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+            match r {
+                Ok(mut v) => out.vector = v.pop(),
+                Err(err) => {
+                    tracing::warn!(error = %err, "embedding the query failed; answering from BM25");
+                    out.warnings
+                        .push(format!("embedding the query failed ({err}); answered from BM25"));
+                }
+            }
+        }
+        None => out.warnings.push("vector search is not available (no embedding model or no vector index); answered from BM25".into()),
+    }
+    if out.vector.is_none() {
+        out.mode = Mode::Bm25;
+    }
+    out
+}
+
+/// [`search`] without the presentation: the ranked passages themselves. `query` is
+/// `req.query` analysed.
 pub fn rank(
-    generation: &Generation,
+    index: &dyn Backend,
     embedder: Option<&dyn Embedder>,
     reranker: Option<&Reranker>,
+    query: &Query,
     req: &SearchRequest,
     config: &Config,
 ) -> Result<RankedOutcome> {
     validate(req, config)?;
+    debug_assert_eq!(query.text, req.query);
     let cancel = &req.cancel;
     cancel.check("search")?;
-    let boosts = &config.search.boost;
-    let mut warnings = Vec::new();
-    let mut mode = req.mode;
-    let mut qvec = None;
-    let mut embed_ms = None;
-    let mut rerank_ms = None;
     let Some(filters) = req.filters.within(req.scope) else {
         return Ok(RankedOutcome {
-            mode,
+            mode: req.mode,
             items: Vec::new(),
-            warnings,
-            embed_ms,
-            rerank_ms,
+            warnings: Vec::new(),
+            embed_ms: None,
+            rerank_ms: None,
             query_vector: None,
         });
     };
@@ -339,179 +354,193 @@ pub fn rank(
         filters,
         ..req.clone()
     };
-    if mode != Mode::Bm25 {
-        let embedded = match (embedder, &generation.vectors) {
-            (Some(e), Some(_)) => {
-                let t = std::time::Instant::now();
-                let r = e.embed_queries(&[req.query.as_str()]);
-                embed_ms = Some(t.elapsed().as_secs_f64() * 1e3);
-                Some(r)
-            }
-            _ => None,
-        };
-        match embedded {
-            Some(r) => match r {
-                Ok(mut v) => qvec = v.pop(),
-                Err(err) => {
-                    tracing::warn!(error = %err, "embedding the query failed; answering from BM25");
-                    warnings.push(format!("embedding the query failed ({err}); answered from BM25"));
-                }
-            },
-            None => warnings.push("vector search is not available (no embedding model or no vector index); answered from BM25".into()),
-        }
-        if qvec.is_none() {
-            mode = Mode::Bm25;
-        }
-    }
+    let embedded = embed_query(index, embedder, req.mode, &req.query);
     cancel.check("search")?;
-    let fusion_config = req.fusion.as_ref().unwrap_or(&config.search.fusion);
-    let reranker = reranker.filter(|_| req.rerank && mode == Mode::Hybrid);
-    let depth = req.top_k.max(reranker.map_or(0, |r| r.candidates));
-    let cand = fusion_config.candidates.max(depth);
-    let lexical = &generation.lexical;
-    let mut ranked: Vec<Pending> = Vec::new();
-    let mut reranked: Option<Vec<Ranked>> = None;
-    match (mode, &qvec) {
-        (Mode::Vector, Some(q)) => {
-            for (k, s) in vector_candidates(generation, q, req.top_k, &req.filters)? {
-                let scores = StageScores {
-                    vector: Some(s),
-                    ..Default::default()
-                };
-                ranked.push((k, None, s, scores, Some(s)));
-            }
-        }
-        (Mode::Hybrid, Some(q)) => {
-            let lex_hits = lexical.search(
-                &req.query,
-                cand,
-                boosts,
-                &req.filters.set,
-                Stats::of(req.scope),
-            )?;
-            let lex = fusion::lexical_input(&lex_hits, fusion_config);
-            let vec = vector_candidates(generation, q, cand, &req.filters)?;
-            let fused = fusion::fuse(&lex, &vec, fusion_config, depth)?;
-            let lex_map: HashMap<ChunkId, (f32, tantivy::DocAddress)> = lex_hits
-                .iter()
-                .map(|h| (h.key, (h.score, h.addr)))
-                .collect();
-            let vec_map: HashMap<ChunkId, f32> = vec.iter().copied().collect();
-            let stage = |k: &ChunkId, s: f32| StageScores {
-                bm25: lex_map.get(k).map(|x| x.0),
-                vector: vec_map.get(k).copied(),
-                fused: Some(s),
-                rerank: None,
-            };
-            cancel.check("search")?;
-            if let Some(rr) = reranker {
-                let t = std::time::Instant::now();
-                let ctx = rerank::Context {
-                    reader: lexical,
-                    profiles: boosts,
-                    vectors: generation.vectors.as_ref(),
-                    today: chrono::Utc::now().date_naive(),
-                    stats: Stats::of(req.scope),
-                };
-                let cands =
-                    rerank::candidates(&ctx, &fused, &lex_hits, &vec, Some(q), rr.candidates)?;
-                let fused_score: HashMap<ChunkId, f32> = fused.iter().copied().collect();
-                let mut items = Vec::with_capacity(req.top_k);
-                let mut seen = std::collections::HashSet::new();
-                for (c, score) in rr.rerank(&ctx, &req.query, cands)? {
-                    seen.insert(c.chunk.id);
-                    let mut scores = stage(
-                        &c.chunk.id,
-                        fused_score.get(&c.chunk.id).copied().unwrap_or(0.0),
-                    );
-                    scores.rerank = Some(score);
-                    items.push(Ranked {
-                        addr: c.addr,
-                        score,
-                        scores,
-                        cosine: c.cosine,
-                        chunk: c.chunk,
-                    });
-                }
-                rerank_ms = Some(t.elapsed().as_secs_f64() * 1e3);
-                reranked = Some(items);
-                // the fused passages beyond the reranked ones follow in fused order
-                for (k, s) in fused.iter().filter(|(k, _)| !seen.contains(k)) {
-                    ranked.push((
-                        *k,
-                        lex_map.get(k).map(|x| x.1),
-                        *s,
-                        stage(k, *s),
-                        vec_map.get(k).copied(),
-                    ));
-                }
-            } else {
-                for (k, s) in &fused {
-                    ranked.push((
-                        *k,
-                        lex_map.get(k).map(|x| x.1),
-                        *s,
-                        stage(k, *s),
-                        vec_map.get(k).copied(),
-                    ));
-                }
-            }
-        }
-        _ => {
-            for h in lexical.search(
-                &req.query,
-                req.top_k,
-                boosts,
-                &req.filters.set,
-                Stats::of(req.scope),
-            )? {
-                let scores = StageScores {
+    let stage = Stage {
+        index,
+        query,
+        req,
+        config,
+        boosts: config.search.boost.for_lang(query.lang),
+    };
+    let (reranked, pending, rerank_ms) = match (embedded.mode, &embedded.vector) {
+        (Mode::Vector, Some(q)) => (Vec::new(), stage.vector_only(q)?, None),
+        (Mode::Hybrid, Some(q)) => stage.hybrid(reranker, q)?,
+        _ => (Vec::new(), stage.lexical_only()?, None),
+    };
+    let items = stage.load(reranked, pending)?;
+    Ok(RankedOutcome {
+        mode: embedded.mode,
+        items,
+        warnings: embedded.warnings,
+        embed_ms: embedded.embed_ms,
+        rerank_ms,
+        query_vector: embedded.vector,
+    })
+}
+
+/// One request's ranking stages, over one index.
+struct Stage<'a> {
+    index: &'a dyn Backend,
+    query: &'a Query,
+    /// The request with its filters narrowed to its scope.
+    req: &'a SearchRequest,
+    config: &'a Config,
+    /// The BM25 profile of the query's language.
+    boosts: &'a crate::config::FieldBoosts,
+}
+
+/// Passages reranked (loaded, best first), the rest in first-stage order, and the time the
+/// reranking took.
+type Staged = (Vec<Ranked>, Vec<Pending>, Option<f64>);
+
+impl Stage<'_> {
+    fn stats(&self) -> Stats {
+        Stats::of(self.req.scope)
+    }
+
+    fn lexical_only(&self) -> Result<Vec<Pending>> {
+        let hits = self.index.lexical(
+            self.query,
+            self.boosts,
+            self.req.top_k,
+            &self.req.filters.set,
+            self.stats(),
+        )?;
+        Ok(hits
+            .into_iter()
+            .map(|h| Pending {
+                id: h.key,
+                score: h.score,
+                scores: StageScores {
                     bm25: Some(h.score),
                     ..Default::default()
-                };
-                ranked.push((h.key, Some(h.addr), h.score, scores, None));
-            }
-        }
+                },
+                cosine: None,
+            })
+            .collect())
     }
-    let mut items = reranked.unwrap_or_default();
-    items.truncate(req.top_k);
-    for (key, addr, score, scores, cosine) in ranked {
-        if items.len() >= req.top_k {
-            break;
-        }
-        cancel.check("search")?;
-        let addr = match addr {
-            Some(a) => a,
-            None => match lexical.address_of(key)? {
-                Some(a) => a,
-                None => continue,
+
+    fn vector_only(&self, q: &[f32]) -> Result<Vec<Pending>> {
+        let hits = self
+            .index
+            .nearest(q, self.req.top_k, &self.req.filters.set)?;
+        Ok(hits
+            .into_iter()
+            .map(|(id, s)| Pending {
+                id,
+                score: s,
+                scores: StageScores {
+                    vector: Some(s),
+                    ..Default::default()
+                },
+                cosine: Some(s),
+            })
+            .collect())
+    }
+
+    /// Lexical and vector candidates, fused, the first ones reranked when a reranker is on.
+    fn hybrid(&self, reranker: Option<&Reranker>, q: &[f32]) -> Result<Staged> {
+        let req = self.req;
+        let fusion_config = req.fusion.as_ref().unwrap_or(&self.config.search.fusion);
+        let reranker = reranker.filter(|_| req.rerank);
+        let depth = req.top_k.max(reranker.map_or(0, |r| r.candidates));
+        let cand = fusion_config.candidates.max(depth);
+        let lex_hits = self.index.lexical(
+            self.query,
+            self.boosts,
+            cand,
+            &req.filters.set,
+            self.stats(),
+        )?;
+        let lex = fusion::lexical_input(&lex_hits, fusion_config);
+        let vec = self.index.nearest(q, cand, &req.filters.set)?;
+        let fused = fusion::fuse(&lex, &vec, fusion_config, depth)?;
+        let lex_map: HashMap<ChunkId, f32> = lex_hits.iter().map(|h| (h.key, h.score)).collect();
+        let vec_map: HashMap<ChunkId, f32> = vec.iter().copied().collect();
+        let pending = |id: ChunkId, s: f32| Pending {
+            id,
+            score: s,
+            scores: StageScores {
+                bm25: lex_map.get(&id).copied(),
+                vector: vec_map.get(&id).copied(),
+                fused: Some(s),
+                rerank: None,
             },
+            cosine: vec_map.get(&id).copied(),
         };
-        let chunk = lexical.chunk(addr)?;
-        items.push(Ranked {
-            chunk,
-            addr,
-            score,
-            scores,
-            cosine,
-        });
-    }
-    items.retain(|it| {
-        let ok = req.scope.allows(it.chunk.meta.audience);
-        if !ok {
-            // cannot happen (the audience filter ran first); kept as the last line of defence
-            tracing::error!(chunk = %it.chunk.id, "an internal passage reached a public search; dropped");
+        req.cancel.check("search")?;
+        let Some(rr) = reranker else {
+            let rest = fused.iter().map(|&(id, s)| pending(id, s)).collect();
+            return Ok((Vec::new(), rest, None));
+        };
+        let t = std::time::Instant::now();
+        let ctx = rerank::Context {
+            index: self.index,
+            boosts: self.boosts,
+            today: chrono::Utc::now().date_naive(),
+            stats: self.stats(),
+        };
+        let cands = rerank::candidates(&ctx, &fused, &lex_hits, &vec, Some(q), rr.candidates)?;
+        let fused_score: HashMap<ChunkId, f32> = fused.iter().copied().collect();
+        let mut items = Vec::with_capacity(req.top_k);
+        let mut seen = std::collections::HashSet::new();
+        for (c, score) in rr.rerank(&ctx, self.query, cands)? {
+            seen.insert(c.chunk.id);
+            let mut p = pending(
+                c.chunk.id,
+                fused_score.get(&c.chunk.id).copied().unwrap_or(0.0),
+            );
+            p.scores.rerank = Some(score);
+            items.push(Ranked {
+                score,
+                scores: p.scores,
+                cosine: c.cosine,
+                chunk: c.chunk,
+            });
         }
-        ok
-    });
-    Ok(RankedOutcome {
-        mode,
-        items,
-        warnings,
-        embed_ms,
-        rerank_ms,
-        query_vector: qvec,
-    })
+        let rerank_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+        // the fused passages beyond the reranked ones follow in fused order
+        let rest = fused
+            .iter()
+            .filter(|(id, _)| !seen.contains(id))
+            .map(|&(id, s)| pending(id, s))
+            .collect();
+        Ok((items, rest, rerank_ms))
+    }
+
+    /// The first `top_k` of the reranked and then the pending passages, loaded, and checked
+    /// once more against the caller's scope.
+    fn load(&self, reranked: Vec<Ranked>, pending: Vec<Pending>) -> Result<Vec<Ranked>> {
+        let top_k = self.req.top_k;
+        let mut items = reranked;
+        items.truncate(top_k);
+        for p in pending {
+            if items.len() >= top_k {
+                break;
+            }
+            self.req.cancel.check("search")?;
+            let Some(Some(chunk)) = self.index.passages(&[p.id])?.pop() else {
+                continue;
+            };
+            items.push(Ranked {
+                chunk,
+                score: p.score,
+                scores: p.scores,
+                cosine: p.cosine,
+            });
+        }
+        let scope = self.req.scope;
+        items.retain(|it| {
+            let ok = scope.allows(it.chunk.meta.audience);
+            if !ok {
+                // cannot happen (the audience filter ran first); kept as the last line of defence
+                tracing::error!(chunk = %it.chunk.id, "an internal passage reached a public search; dropped");
+            }
+            ok
+        });
+        Ok(items)
+    }
 }
 
 /// A document as a caller may see it: its metadata and its passages in order.
@@ -539,28 +568,15 @@ pub struct PassageView {
 /// The document `doc_id` of the generation, if it exists and `scope` may read it (a document
 /// the scope may not read is reported as absent, so its existence does not leak).
 pub fn document(
-    generation: &Generation,
+    index: &dyn Backend,
     doc_id: &crate::domain::DocId,
     scope: Scope,
 ) -> Result<Option<DocumentView>> {
-    let doc_id = doc_id.as_str();
-    let filters = Filters {
-        set: vec![(FilterKey::DocId, vec![doc_id.to_string()])],
-    };
-    let Some(filters) = filters.within(scope) else {
+    let Some(filters) = Filters::default().within(scope) else {
         return Ok(None);
     };
-    let keys = generation.lexical.filter_keys(&filters.set)?;
-    let mut chunks = Vec::with_capacity(keys.len());
-    for key in keys {
-        if let Some(addr) = generation.lexical.address_of(key)? {
-            let c = generation.lexical.chunk(addr)?;
-            if c.meta.id == doc_id && scope.allows(c.meta.audience) {
-                chunks.push(c);
-            }
-        }
-    }
-    chunks.sort_by_key(|c| (c.span.0, c.span.1));
+    let mut chunks = index.document(doc_id.as_str(), &filters.set)?;
+    chunks.retain(|c| scope.allows(c.meta.audience));
     let Some(first) = chunks.first() else {
         return Ok(None);
     };
@@ -591,7 +607,7 @@ fn to_hit(
     score: f32,
     scores: StageScores,
     c: Chunk,
-    query: &str,
+    query: &Query,
 ) -> Hit {
     let snippet = snippet::make(analyzer, &c.text, query, 160);
     Hit {

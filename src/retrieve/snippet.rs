@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::analyze::{Analyzer, Stream};
+use crate::analyze::{Analyzer, Query, Stream};
 
 /// A snippet and where its matches are (byte ranges into `text`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -33,25 +33,22 @@ impl Snippet {
 
 /// Match ranges of the query in `text`: words that analyse to a query word (same stem, not a
 /// stopword), and Chinese bigrams of the query (single characters for one-character runs).
-fn matches(analyzer: &Analyzer, text: &str, query: &str) -> Vec<(usize, usize)> {
-    let words: HashSet<String> = analyzer.terms(Stream::Words, query).into_iter().collect();
-    let grams: HashSet<String> = analyzer
-        .terms(Stream::CjkBigrams, query)
-        .into_iter()
-        .collect();
+fn matches(analyzer: &Analyzer, text: &str, query: &Query) -> Vec<(usize, usize)> {
+    let words: HashSet<&str> = query.terms.words.iter().map(String::as_str).collect();
+    let grams: HashSet<&str> = query.terms.cjk_bigrams.iter().map(String::as_str).collect();
     let mut out: Vec<(usize, usize)> = Vec::new();
     let mut toks = Vec::new();
     analyzer.analyze(Stream::Words, text, &mut toks);
     out.extend(
         toks.iter()
-            .filter(|t| words.contains(&t.text))
+            .filter(|t| words.contains(t.text.as_str()))
             .map(|t| (t.from, t.to)),
     );
     toks.clear();
     analyzer.analyze(Stream::CjkBigrams, text, &mut toks);
     out.extend(
         toks.iter()
-            .filter(|t| grams.contains(&t.text))
+            .filter(|t| grams.contains(t.text.as_str()))
             .map(|t| (t.from, t.to)),
     );
     out.sort_unstable();
@@ -66,7 +63,7 @@ fn matches(analyzer: &Analyzer, text: &str, query: &str) -> Vec<(usize, usize)> 
 }
 
 /// A snippet of at most about `max_chars` characters around the densest matches.
-pub fn make(analyzer: &Analyzer, text: &str, query: &str, max_chars: usize) -> Snippet {
+pub fn make(analyzer: &Analyzer, text: &str, query: &Query, max_chars: usize) -> Snippet {
     let all = matches(analyzer, text, query);
     let char_starts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
     if char_starts.len() <= max_chars {
@@ -135,14 +132,19 @@ mod tests {
         let s = make(
             &a,
             "Charging the X9 Pro: take a screenshot, the screen charges fast.",
-            "charging on screen",
+            &Query::new(&a, "charging on screen"),
             200,
         );
         assert_eq!(
             s.marked("[", "]"),
             "[Charging] the X9 Pro: take a screenshot, the [screen] [charges] fast."
         );
-        let z = make(&a, "屏幕碎了请联系售后。", "屏幕碎了怎么办", 200);
+        let z = make(
+            &a,
+            "屏幕碎了请联系售后。",
+            &Query::new(&a, "屏幕碎了怎么办"),
+            200,
+        );
         assert_eq!(z.marked("[", "]"), "[屏幕碎了]请联系售后。");
     }
 
@@ -153,7 +155,8 @@ mod tests {
             "filler ".repeat(100),
             "more ".repeat(100)
         );
-        let s = make(&analyzer(), &text, "warranty", 60);
+        let a = analyzer();
+        let s = make(&a, &text, &Query::new(&a, "warranty"), 60);
         assert!(s.text.starts_with('…') && s.text.ends_with('…'));
         assert!(s.marked("[", "]").contains("[warranty]"));
         for &(a, b) in &s.highlights {

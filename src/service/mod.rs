@@ -203,9 +203,8 @@ impl Service {
     fn outcome(&self, id: &str) -> Option<DocumentOutcome> {
         let engine = self.engine()?;
         let passages = engine
-            .generation()
-            .lexical
-            .chunks_of_document(id)
+            .index()
+            .document(id, &Vec::new())
             .map(|c| c.len())
             .unwrap_or(0);
         Some(DocumentOutcome {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer, TokenizerManager};
 
-use super::{Analyzer, Stream, Tok};
+use crate::analyze::{Analyzer, Stream, Tok};
 
 /// Tokenizer names, one per stream.
 pub const TOKENIZERS: [(&str, Stream); 5] = [

@@ -1,0 +1,58 @@
+//! A question analysed once: its language and its terms per lexical field, computed at the
+//! start of a turn and carried through every stage (lexical search, reranking features, an
+//! answer's word overlap and known-term share), so no stage re-derives them.
+
+use super::{Analyzer, QueryTerms};
+use crate::text::Lang;
+
+/// A query text with what analysis knows of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    /// The text as the caller wrote it.
+    pub text: String,
+    /// Its language (chooses the BM25 profile, the reranker's model, the calibration and the
+    /// language of an answer).
+    pub lang: Lang,
+    /// Its distinct terms per lexical field.
+    pub terms: QueryTerms,
+    /// Words, Chinese character bigrams and identifiers, sorted and distinct: the terms an
+    /// answer sentence's overlap with the question is measured by.
+    pub overlap_terms: Vec<String>,
+}
+
+impl Query {
+    /// Analyses `text`.
+    pub fn new(analyzer: &Analyzer, text: &str) -> Query {
+        let terms = analyzer.query_terms(text);
+        let mut overlap_terms = terms.words.clone();
+        for b in &terms.cjk_bigrams {
+            if !overlap_terms.contains(b) {
+                overlap_terms.push(b.clone());
+            }
+        }
+        overlap_terms.extend(terms.idents.iter().filter(|i| !i.is_empty()).cloned());
+        overlap_terms.sort();
+        overlap_terms.dedup();
+        Query {
+            text: text.to_string(),
+            lang: Lang::detect(text),
+            terms,
+            overlap_terms,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_is_analysed_once_with_its_language_and_terms() {
+        let a = Analyzer::new(&crate::config::AnalysisConfig::default()).expect("analyzer");
+        let q = Query::new(&a, "X9 Pro 屏幕碎了");
+        assert_eq!(q.lang, Lang::Zh);
+        assert!(q.terms.idents.iter().any(|i| i == "x9pro"), "{:?}", q.terms);
+        assert!(q.overlap_terms.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(Query::new(&a, "reset the remote").lang, Lang::En);
+    }
+}

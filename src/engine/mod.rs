@@ -1,0 +1,335 @@
+//! The only place the stages are wired (L4): a search (analyse → retrieve), an answer, and the
+//! turn pipeline an answer runs through ([`turn`]: named stages with their timings, and the
+//! observers that watch every turn). Everything above — the HTTP service, the command line,
+//! evaluation and training — goes through an [`Engine`]; nothing below knows of it.
+
+pub mod turn;
+
+use std::sync::Arc;
+
+use crate::analyze::{Analyzer, Query};
+use crate::answer;
+use crate::config::Config;
+use crate::embed::{self, Embedder as _};
+use crate::error::Result;
+use crate::index::lexical::Stats;
+use crate::index::{vector, Backend, Generation, IndexDir};
+use crate::models;
+use crate::rerank;
+use crate::retrieve::{self, Filters, Mode, Scope, SearchRequest};
+
+pub use turn::{StageTiming, TurnObserver, TurnRecord};
+
+/// The query side: an index and what is needed to search it and answer from it.
+pub struct Engine {
+    config: Config,
+    generation: Generation,
+    embedder: Option<Arc<dyn embed::Embedder>>,
+    reranker: Option<Arc<rerank::Reranker>>,
+    calibration: Arc<answer::Calibrations>,
+    llm: Option<Arc<answer::llm::LlmClient>>,
+    observers: Vec<Arc<dyn TurnObserver>>,
+}
+
+/// A question to answer.
+#[derive(Debug, Clone)]
+pub struct AnswerRequest {
+    pub question: String,
+    pub filters: Filters,
+    /// What the caller may read (and so what may be cited).
+    pub scope: Scope,
+    /// Passages retrieved as evidence.
+    pub passages: usize,
+    /// Let the LLM composer write the answer when `[answer.llm]` is configured (false: always
+    /// extractive).
+    pub use_llm: bool,
+    /// Stops the work when nobody waits for the answer any more.
+    pub cancel: crate::cancel::Cancel,
+}
+
+/// Milliseconds spent in each stage of answering.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Timings {
+    /// Embedding the question (part of `retrieve_ms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_ms: Option<f64>,
+    /// Reranking the candidates (part of `retrieve_ms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rerank_ms: Option<f64>,
+    /// Retrieval as a whole (analysing the question, ranking, gathering the evidence).
+    pub retrieve_ms: f64,
+    /// Choosing and citing sentences, and the confidence.
+    pub compose_ms: f64,
+    pub total_ms: f64,
+    /// Every stage of the turn by name, in order.
+    #[serde(skip)]
+    pub stages: Vec<StageTiming>,
+}
+
+/// An answer as returned to callers.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Answer {
+    pub question: String,
+    #[serde(flatten)]
+    pub composed: answer::Composed,
+    /// The retrieval mode used (bm25 when the embedding model is unavailable).
+    pub mode: Mode,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    pub timings: Timings,
+}
+
+impl Engine {
+    /// Opens the live generation of the configured index folder, and the query embedder when
+    /// the generation has vectors and the model is in the cache (it is not fetched here).
+    pub fn open(config: Config, analyzer: Arc<Analyzer>) -> Result<Engine> {
+        Self::open_reusing(config, analyzer, None)
+    }
+
+    /// [`Engine::open`], keeping the query embedder, reranker, calibration and observers of
+    /// `previous` when they fit the new generation (so a swap after reindexing does not
+    /// reload the model).
+    pub fn open_reusing(
+        config: Config,
+        analyzer: Arc<Analyzer>,
+        previous: Option<&Engine>,
+    ) -> Result<Engine> {
+        let fingerprint = analyzer.fingerprint().to_string();
+        let generation =
+            IndexDir::new(&config.index.dir).open_current(analyzer, hnsw_params(&config))?;
+        if generation.manifest.analysis != fingerprint {
+            tracing::warn!(
+                generation = generation.number,
+                "the live index was built with other analysis settings; results may be off until `kefu index` rebuilds it"
+            );
+        }
+        let embedder = match (generation.has_vectors(), &generation.manifest.embedder) {
+            (true, Some(fp)) if config.vector.enabled => {
+                match previous.and_then(|p| p.embedder.clone()) {
+                    Some(e) if e.fingerprint() == fp => Some(e),
+                    _ => Self::query_embedder(&config, fp),
+                }
+            }
+            _ => None,
+        };
+        let reranker = match previous {
+            Some(p) if p.config.rerank == config.rerank => p.reranker.clone(),
+            _ => rerank::Reranker::from_config(&config)?.map(Arc::new),
+        };
+        let calibration = match previous {
+            Some(p) => p.calibration.clone(),
+            None => Arc::new(answer::Calibrations::builtin()?),
+        };
+        let llm = config
+            .answer
+            .llm
+            .as_ref()
+            .map(|l| Arc::new(answer::llm::LlmClient::new(l)));
+        Ok(Engine {
+            config,
+            generation,
+            embedder,
+            reranker,
+            calibration,
+            llm,
+            observers: previous.map(|p| p.observers.clone()).unwrap_or_default(),
+        })
+    }
+
+    fn query_embedder(config: &Config, fingerprint: &str) -> Option<Arc<dyn embed::Embedder>> {
+        let Some(files) = models::find(config) else {
+            tracing::warn!("the embedding model is not in the cache (run `kefu models fetch`); answering from BM25");
+            return None;
+        };
+        match embed::E5Embedder::load(&files, query_embedder_options(config)) {
+            Ok(e) if e.fingerprint() == fingerprint => Some(Arc::new(e)),
+            Ok(_) => {
+                tracing::warn!("the index was embedded with another model version; answering from BM25 until `kefu index` rebuilds it");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the embedding model could not be loaded; answering from BM25");
+                None
+            }
+        }
+    }
+
+    /// Adds an observer told of every answered turn.
+    pub fn observe(&mut self, observer: Arc<dyn TurnObserver>) {
+        self.observers.push(observer);
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The live generation.
+    pub fn generation(&self) -> &Generation {
+        &self.generation
+    }
+
+    /// The index, as the stages read it.
+    pub fn index(&self) -> &dyn Backend {
+        &self.generation
+    }
+
+    /// Whether vector and hybrid retrieval are available.
+    pub fn has_vectors(&self) -> bool {
+        self.embedder.is_some() && self.generation.has_vectors()
+    }
+
+    /// The question analysed once for every stage.
+    pub fn analyse(&self, text: &str) -> Query {
+        Query::new(self.generation.analyzer(), text)
+    }
+
+    /// Searches the live generation.
+    pub fn search(&self, req: &SearchRequest) -> Result<retrieve::SearchOutcome> {
+        let query = self.analyse(&req.query);
+        retrieve::search(
+            &self.generation,
+            self.embedder.as_deref(),
+            self.reranker.as_deref(),
+            &query,
+            req,
+            &self.config,
+        )
+    }
+
+    /// Answers a question from the live generation: hybrid retrieval, reranking, and the
+    /// extractive composer with citations (or the LLM composer when `[answer.llm]` is set), or
+    /// an abstention.
+    pub fn answer(&self, req: &AnswerRequest) -> Result<Answer> {
+        self.answer_streaming(req, &mut |_| true)
+    }
+
+    /// [`Engine::answer`], telling `sink` each sentence as soon as it is checked.
+    pub fn answer_streaming(&self, req: &AnswerRequest, sink: answer::Sink<'_>) -> Result<Answer> {
+        let mut turn = turn::Turn::start();
+        let query = turn.stage("analyse", || self.analyse(&req.question));
+        let ranked = turn.stage("retrieve", || self.retrieve(&query, req))?;
+        let stats = Stats::of(req.scope);
+        let boosts = self.config.search.boost.for_lang(query.lang);
+        let index = self.index();
+        let evidence = turn.stage("evidence", || {
+            answer::Evidence::gather(
+                index,
+                boosts,
+                &query,
+                ranked
+                    .items
+                    .iter()
+                    .map(|r| (r.chunk.clone(), r.cosine, r.score))
+                    .collect(),
+                stats,
+            )
+        })?;
+        req.cancel.check("answering")?;
+        let composer = answer::Composer {
+            index,
+            embedder: self.embedder.as_deref(),
+            calibration: self.calibration.for_lang(query.lang),
+            options: answer::ExtractOptions::default(),
+        };
+        let composed = turn.stage("compose", || -> Result<answer::Composed> {
+            let background = answer::Background {
+                known_share: index.known_share(&query, boosts, stats)?,
+                centroid_cosine: match (&ranked.query_vector, index.centroid(stats)) {
+                    (Some(q), Some(c)) => Some(vector::dot(q, c)),
+                    _ => None,
+                },
+            };
+            composer.compose(
+                &query,
+                ranked.query_vector.as_deref(),
+                &evidence,
+                background,
+            )
+        })?;
+        let composed = turn.stage("write", || match (&self.llm, &self.config.answer.llm) {
+            (Some(client), Some(limits)) if req.use_llm => {
+                composer.compose_llm(client, limits, &query, &evidence, composed, sink)
+            }
+            _ => {
+                answer::Composer::emit_all(&composed, sink);
+                composed
+            }
+        });
+        let stages = turn.finish();
+        let ms = |names: &[&str]| -> f64 {
+            stages
+                .iter()
+                .filter(|s| names.contains(&s.stage))
+                .map(|s| s.ms)
+                .sum()
+        };
+        let answer = Answer {
+            question: req.question.clone(),
+            composed,
+            mode: ranked.mode,
+            warnings: ranked.warnings,
+            timings: Timings {
+                embed_ms: ranked.embed_ms,
+                rerank_ms: ranked.rerank_ms,
+                retrieve_ms: ms(&["analyse", "retrieve", "evidence"]),
+                compose_ms: ms(&["compose", "write"]),
+                total_ms: ms(&["analyse", "retrieve", "evidence", "compose", "write"]),
+                stages,
+            },
+        };
+        let record = TurnRecord {
+            query: &query,
+            scope: req.scope,
+            answer: &answer,
+        };
+        for o in &self.observers {
+            o.observe(&record);
+        }
+        Ok(answer)
+    }
+
+    /// The answer's retrieval: hybrid, reranked, the top `passages`.
+    fn retrieve(&self, query: &Query, req: &AnswerRequest) -> Result<retrieve::RankedOutcome> {
+        let sreq = SearchRequest {
+            query: req.question.clone(),
+            top_k: req.passages.clamp(1, self.config.search.max_top_k),
+            mode: Mode::Hybrid,
+            filters: req.filters.clone(),
+            scope: req.scope,
+            fusion: None,
+            rerank: true,
+            cancel: req.cancel.clone(),
+        };
+        retrieve::rank(
+            &self.generation,
+            self.embedder.as_deref(),
+            self.reranker.as_deref(),
+            query,
+            &sreq,
+            &self.config,
+        )
+    }
+}
+
+/// The HNSW parameters of `[vector]`.
+pub fn hnsw_params(config: &Config) -> vector::HnswParams {
+    let v = &config.vector;
+    vector::HnswParams {
+        m: v.m,
+        ef_construction: v.ef_construction,
+        ef_search: v.ef_search,
+    }
+}
+
+/// The options of the query-side embedder (`[vector]`'s query threads and sessions).
+pub fn query_embedder_options(config: &Config) -> embed::E5Options {
+    let v = &config.vector;
+    embed::E5Options {
+        threads: v.query_threads,
+        batch_size: v.batch_size,
+        batch_tokens: v.batch_tokens,
+        max_tokens: 512,
+        sessions: v.query_sessions.max(1),
+    }
+}
