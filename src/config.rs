@@ -30,6 +30,15 @@ pub struct Config {
     pub log: LogConfig,
 }
 
+/// A thread count as configured: `0` means one per core.
+pub fn threads_or_cores(n: usize) -> usize {
+    if n == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        n
+    }
+}
+
 /// An API key as configured: only its sha256 is stored.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]

@@ -21,6 +21,7 @@ pub mod http;
 pub mod index;
 pub mod ingest;
 pub mod json;
+pub mod learn;
 pub mod models;
 pub mod rerank;
 pub mod retrieve;

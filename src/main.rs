@@ -445,7 +445,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 neg.as_ref(),
                 &config,
                 &analyzer,
-                &reranker,
+                std::sync::Arc::new(reranker),
                 &calibration,
                 !json,
             )?;
@@ -508,7 +508,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &analyzer,
                 !json,
                 dump_vectors.as_deref(),
-                reranker.as_ref(),
+                reranker.map(std::sync::Arc::new),
             )? {
                 if json {
                     println!("{}", serde_json::to_string(&r)?);
@@ -537,7 +537,7 @@ fn calibrate_answers(
     use kefu::answer::{confidence, Calibration, Calibrations};
     use kefu::text::Lang;
     let analyzer = kefu::analyzer(config)?;
-    let reranker = kefu::rerank::Reranker::builtin(config.rerank.candidates)?;
+    let reranker = std::sync::Arc::new(kefu::rerank::Reranker::builtin(config.rerank.candidates)?);
     let current = Calibrations::builtin()?;
     // per pair: its language and each question's (signals, answerable)
     let mut per_pair = Vec::new();
@@ -556,7 +556,7 @@ fn calibrate_answers(
             Some(&neg),
             config,
             &analyzer,
-            &reranker,
+            reranker.clone(),
             &current,
             true,
         )?;
@@ -628,7 +628,7 @@ fn train_reranker(
     l2: &[f64],
     cache: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
-    use kefu::rerank::train;
+    use kefu::learn::rerank as train;
     let names: Vec<String> = if sets.is_empty() {
         let mut v: Vec<String> = std::fs::read_dir(eval_dir)
             .with_context(|| format!("reading {}", eval_dir.display()))?

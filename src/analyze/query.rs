@@ -18,6 +18,8 @@ pub struct Query {
     /// Words, Chinese character bigrams and identifiers, sorted and distinct: the terms an
     /// answer sentence's overlap with the question is measured by.
     pub overlap_terms: Vec<String>,
+    /// Its embedding, when it was made ahead of retrieval (retrieval embeds it otherwise).
+    pub vector: Option<Vec<f32>>,
 }
 
 impl Query {
@@ -38,6 +40,7 @@ impl Query {
             lang: Lang::detect(text),
             terms,
             overlap_terms,
+            vector: None,
         }
     }
 }

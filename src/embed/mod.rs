@@ -108,6 +108,32 @@ impl Default for E5Options {
     }
 }
 
+impl E5Options {
+    /// The options for embedding passages while indexing (`vector.index_threads`, 0 = every
+    /// core; one session).
+    pub fn for_indexing(v: &crate::config::VectorConfig) -> E5Options {
+        E5Options {
+            threads: crate::config::threads_or_cores(v.index_threads),
+            batch_size: v.batch_size,
+            batch_tokens: v.batch_tokens,
+            max_tokens: 512,
+            sessions: 1,
+        }
+    }
+
+    /// The options for embedding questions (`vector.query_threads` per question,
+    /// `vector.query_sessions` questions at once).
+    pub fn for_queries(v: &crate::config::VectorConfig) -> E5Options {
+        E5Options {
+            threads: v.query_threads,
+            batch_size: v.batch_size,
+            batch_tokens: v.batch_tokens,
+            max_tokens: 512,
+            sessions: v.query_sessions.max(1),
+        }
+    }
+}
+
 /// multilingual-e5-small on ONNX Runtime.
 pub struct E5Embedder {
     /// One or more sessions of the model; a call takes a free one.

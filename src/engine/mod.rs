@@ -77,6 +77,9 @@ pub struct Answer {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     pub timings: Timings,
+    /// The passages the answer was composed from, best first (cited or not).
+    #[serde(skip)]
+    pub evidence: Vec<crate::chunk::Chunk>,
 }
 
 impl Engine {
@@ -95,8 +98,8 @@ impl Engine {
         previous: Option<&Engine>,
     ) -> Result<Engine> {
         let fingerprint = analyzer.fingerprint().to_string();
-        let generation =
-            IndexDir::new(&config.index.dir).open_current(analyzer, hnsw_params(&config))?;
+        let generation = IndexDir::new(&config.index.dir)
+            .open_current(analyzer, vector::HnswParams::of(&config.vector))?;
         if generation.manifest.analysis != fingerprint {
             tracing::warn!(
                 generation = generation.number,
@@ -136,12 +139,45 @@ impl Engine {
         })
     }
 
+    /// An engine over a generation held in memory (evaluation, training, tests), with the
+    /// given query embedder, reranker and answer calibration.
+    pub fn in_memory(
+        config: Config,
+        generation: Generation,
+        embedder: Option<Arc<dyn embed::Embedder>>,
+        reranker: Option<Arc<rerank::Reranker>>,
+        calibration: Arc<answer::Calibrations>,
+    ) -> Engine {
+        Engine {
+            config,
+            generation,
+            embedder,
+            reranker,
+            calibration,
+            llm: None,
+            observers: Vec::new(),
+        }
+    }
+
+    /// This engine over `generation` instead (everything else shared).
+    pub fn with_generation(&self, generation: Generation) -> Engine {
+        Engine {
+            config: self.config.clone(),
+            generation,
+            embedder: self.embedder.clone(),
+            reranker: self.reranker.clone(),
+            calibration: self.calibration.clone(),
+            llm: self.llm.clone(),
+            observers: self.observers.clone(),
+        }
+    }
+
     fn query_embedder(config: &Config, fingerprint: &str) -> Option<Arc<dyn embed::Embedder>> {
         let Some(files) = models::find(config) else {
             tracing::warn!("the embedding model is not in the cache (run `kefu models fetch`); answering from BM25");
             return None;
         };
-        match embed::E5Embedder::load(&files, query_embedder_options(config)) {
+        match embed::E5Embedder::load(&files, embed::E5Options::for_queries(&config.vector)) {
             Ok(e) if e.fingerprint() == fingerprint => Some(Arc::new(e)),
             Ok(_) => {
                 tracing::warn!("the index was embedded with another model version; answering from BM25 until `kefu index` rebuilds it");
@@ -174,6 +210,11 @@ impl Engine {
         &self.generation
     }
 
+    /// The query embedder, when vectors are available.
+    pub fn embedder(&self) -> Option<&dyn embed::Embedder> {
+        self.embedder.as_deref()
+    }
+
     /// Whether vector and hybrid retrieval are available.
     pub fn has_vectors(&self) -> bool {
         self.embedder.is_some() && self.generation.has_vectors()
@@ -182,6 +223,72 @@ impl Engine {
     /// The question analysed once for every stage.
     pub fn analyse(&self, text: &str) -> Query {
         Query::new(self.generation.analyzer(), text)
+    }
+
+    /// Embeds the question ahead of retrieval (so that several searches share one embedding);
+    /// the milliseconds it took, or `None` without an embedder or vectors.
+    pub fn embed_query(&self, query: &mut Query) -> Result<Option<f64>> {
+        let Some(e) = self.embedder.as_deref().filter(|_| self.has_vectors()) else {
+            return Ok(None);
+        };
+        let t = std::time::Instant::now();
+        query.vector = e.embed_queries(&[query.text.as_str()])?.pop();
+        Ok(Some(t.elapsed().as_secs_f64() * 1e3))
+    }
+
+    /// The order of a search's passages, without loading those past the reranked ones.
+    pub fn order(&self, query: &Query, req: &SearchRequest) -> Result<retrieve::Ordered> {
+        retrieve::order(
+            &self.generation,
+            self.embedder.as_deref(),
+            self.reranker.as_deref(),
+            query,
+            req,
+            &self.config,
+        )
+    }
+
+    /// The first `n` hybrid candidates of an unfiltered search for `query` and their reranking
+    /// features, in fused order (what reranker training learns from); `query` must carry its
+    /// vector.
+    pub fn rerank_candidates(
+        &self,
+        query: &Query,
+        n: usize,
+    ) -> Result<(Vec<rerank::Candidate>, Vec<Vec<f32>>)> {
+        let Some(q) = query.vector.as_deref() else {
+            return Err(crate::Error::Internal(
+                "reranking candidates need the question's vector".into(),
+            ));
+        };
+        let req = SearchRequest {
+            query: query.text.clone(),
+            top_k: n.max(1),
+            mode: Mode::Hybrid,
+            filters: Filters::default(),
+            scope: Scope::All,
+            fusion: None,
+            rerank: false,
+            cancel: Default::default(),
+        };
+        let lists = retrieve::hybrid_lists(&self.generation, query, q, &req, &self.config, n)?;
+        let ctx = rerank::Context {
+            index: &self.generation,
+            boosts: self.config.search.boost.for_lang(query.lang),
+            today: chrono::Utc::now().date_naive(),
+            stats: Stats::All,
+        };
+        let cands = rerank::candidates(
+            &ctx,
+            &lists.fused,
+            &lists.lexical,
+            &lists.vector,
+            Some(q),
+            n,
+        )?;
+        let features =
+            rerank::features::extract(&ctx, query, &rerank::Question::new(query), &cands)?;
+        Ok((cands, features))
     }
 
     /// Searches the live generation.
@@ -277,6 +384,7 @@ impl Engine {
                 total_ms: ms(&["analyse", "retrieve", "evidence", "compose", "write"]),
                 stages,
             },
+            evidence: evidence.into_iter().map(|e| e.chunk).collect(),
         };
         let record = TurnRecord {
             query: &query,
@@ -289,8 +397,8 @@ impl Engine {
         Ok(answer)
     }
 
-    /// The answer's retrieval: hybrid, reranked, the top `passages`.
-    fn retrieve(&self, query: &Query, req: &AnswerRequest) -> Result<retrieve::RankedOutcome> {
+    /// An answer's retrieval: hybrid, reranked, the top `passages` (the evidence).
+    pub fn retrieve(&self, query: &Query, req: &AnswerRequest) -> Result<retrieve::RankedOutcome> {
         let sreq = SearchRequest {
             query: req.question.clone(),
             top_k: req.passages.clamp(1, self.config.search.max_top_k),
@@ -309,27 +417,5 @@ impl Engine {
             &sreq,
             &self.config,
         )
-    }
-}
-
-/// The HNSW parameters of `[vector]`.
-pub fn hnsw_params(config: &Config) -> vector::HnswParams {
-    let v = &config.vector;
-    vector::HnswParams {
-        m: v.m,
-        ef_construction: v.ef_construction,
-        ef_search: v.ef_search,
-    }
-}
-
-/// The options of the query-side embedder (`[vector]`'s query threads and sessions).
-pub fn query_embedder_options(config: &Config) -> embed::E5Options {
-    let v = &config.vector;
-    embed::E5Options {
-        threads: v.query_threads,
-        batch_size: v.batch_size,
-        batch_tokens: v.batch_tokens,
-        max_tokens: 512,
-        sessions: v.query_sessions.max(1),
     }
 }

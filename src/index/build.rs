@@ -583,21 +583,7 @@ fn build_vectors(
     use crate::embed::{E5Embedder, E5Options, Embedder};
     let model = crate::models::ensure(config, progress)?;
     let v = &config.vector;
-    let threads = if v.index_threads == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        v.index_threads
-    };
-    let embedder = E5Embedder::load(
-        &model,
-        E5Options {
-            threads,
-            batch_size: v.batch_size,
-            batch_tokens: config.vector.batch_tokens,
-            max_tokens: 512,
-            sessions: 1,
-        },
-    )?;
+    let embedder = E5Embedder::load(&model, E5Options::for_indexing(v))?;
     let fp = embedder.fingerprint().to_string();
     let fresh: HashMap<crate::domain::ChunkId, &Chunk> = accepted
         .iter()
@@ -704,12 +690,7 @@ fn build_vectors(
             .collect();
         sentences.push((id, sents));
     }
-    let params = HnswParams {
-        m: v.m,
-        ef_construction: v.ef_construction,
-        ef_search: v.ef_search,
-    };
-    let index = VectorIndex::build(embedder.dim(), items, params)?;
+    let index = VectorIndex::build(embedder.dim(), items, HnswParams::of(v))?;
     index.save(dir)?;
     if v.sentence_vectors {
         crate::index::sentences::SentenceVectors::build(embedder.dim(), sentences)?.save(dir)?;

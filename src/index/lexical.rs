@@ -18,8 +18,8 @@ use tantivy::{
 };
 use tantivy::{DocSet, InvertedIndexReader, TERMINATED};
 
-use crate::analyze::{Analyzer, Query, QueryTerms};
 use super::tokenizer;
+use crate::analyze::{Analyzer, Query, QueryTerms};
 use crate::chunk::Chunk;
 use crate::config::FieldBoosts;
 use crate::domain::ChunkId;

@@ -17,6 +17,7 @@
 mod backend;
 pub mod build;
 pub mod lexical;
+pub mod memory;
 pub mod sentences;
 mod tokenizer;
 pub mod vector;

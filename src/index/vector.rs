@@ -307,6 +307,17 @@ pub struct HnswParams {
     pub ef_search: usize,
 }
 
+impl HnswParams {
+    /// The parameters of `[vector]`.
+    pub fn of(v: &crate::config::VectorConfig) -> HnswParams {
+        HnswParams {
+            m: v.m,
+            ef_construction: v.ef_construction,
+            ef_search: v.ef_search,
+        }
+    }
+}
+
 /// Embeddings of a generation's passages, searchable.
 pub struct VectorIndex {
     dim: usize,

@@ -7,7 +7,6 @@
 pub mod cross;
 pub mod features;
 pub mod linear;
-pub mod train;
 
 use std::collections::HashMap;
 use std::sync::Arc;

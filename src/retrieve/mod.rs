@@ -293,7 +293,7 @@ fn embed_query(
     index: &dyn Backend,
     embedder: Option<&dyn Embedder>,
     mode: Mode,
-    text: &str,
+    query: &Query,
 ) -> Embedded {
     let mut out = Embedded {
         mode,
@@ -304,10 +304,14 @@ fn embed_query(
     if mode == Mode::Bm25 {
         return out;
     }
+    if let Some(v) = query.vector.as_ref().filter(|_| index.has_vectors()) {
+        out.vector = Some(v.clone());
+        return out;
+    }
     match embedder.filter(|_| index.has_vectors()) {
         Some(e) => {
             let t = std::time::Instant::now();
-            let r = e.embed_queries(&[text]);
+            let r = e.embed_queries(&[query.text.as_str()]);
             out.embed_ms = Some(t.elapsed().as_secs_f64() * 1e3);
             match r {
                 Ok(mut v) => out.vector = v.pop(),
@@ -336,14 +340,60 @@ pub fn rank(
     req: &SearchRequest,
     config: &Config,
 ) -> Result<RankedOutcome> {
+    let ordered = order(index, embedder, reranker, query, req, config)?;
+    let items = load(index, ordered.reranked, ordered.rest, req)?;
+    Ok(RankedOutcome {
+        mode: ordered.mode,
+        items,
+        warnings: ordered.warnings,
+        embed_ms: ordered.embed_ms,
+        rerank_ms: ordered.rerank_ms,
+        query_vector: ordered.query_vector,
+    })
+}
+
+/// The order of a request's passages before the rest are loaded: the reranked ones (loaded,
+/// best first), then the others in first-stage order.
+pub struct Ordered {
+    pub mode: Mode,
+    pub reranked: Vec<Ranked>,
+    rest: Vec<Pending>,
+    pub warnings: Vec<String>,
+    pub embed_ms: Option<f64>,
+    pub rerank_ms: Option<f64>,
+    pub query_vector: Option<Vec<f32>>,
+}
+
+impl Ordered {
+    /// Every ordered passage's id, best first.
+    pub fn ids(&self) -> Vec<ChunkId> {
+        self.reranked
+            .iter()
+            .map(|r| r.chunk.id)
+            .chain(self.rest.iter().map(|p| p.id))
+            .collect()
+    }
+}
+
+/// Every stage of [`rank`] but loading the passages: validation, the caller's scope, the
+/// query's vector (with the fallback to BM25), the candidate lists, fusion and reranking.
+pub fn order(
+    index: &dyn Backend,
+    embedder: Option<&dyn Embedder>,
+    reranker: Option<&Reranker>,
+    query: &Query,
+    req: &SearchRequest,
+    config: &Config,
+) -> Result<Ordered> {
     validate(req, config)?;
     debug_assert_eq!(query.text, req.query);
     let cancel = &req.cancel;
     cancel.check("search")?;
     let Some(filters) = req.filters.within(req.scope) else {
-        return Ok(RankedOutcome {
+        return Ok(Ordered {
             mode: req.mode,
-            items: Vec::new(),
+            reranked: Vec::new(),
+            rest: Vec::new(),
             warnings: Vec::new(),
             embed_ms: None,
             rerank_ms: None,
@@ -354,7 +404,7 @@ pub fn rank(
         filters,
         ..req.clone()
     };
-    let embedded = embed_query(index, embedder, req.mode, &req.query);
+    let embedded = embed_query(index, embedder, req.mode, query);
     cancel.check("search")?;
     let stage = Stage {
         index,
@@ -363,20 +413,47 @@ pub fn rank(
         config,
         boosts: config.search.boost.for_lang(query.lang),
     };
-    let (reranked, pending, rerank_ms) = match (embedded.mode, &embedded.vector) {
+    let (reranked, rest, rerank_ms) = match (embedded.mode, &embedded.vector) {
         (Mode::Vector, Some(q)) => (Vec::new(), stage.vector_only(q)?, None),
         (Mode::Hybrid, Some(q)) => stage.hybrid(reranker, q)?,
         _ => (Vec::new(), stage.lexical_only()?, None),
     };
-    let items = stage.load(reranked, pending)?;
-    Ok(RankedOutcome {
+    Ok(Ordered {
         mode: embedded.mode,
-        items,
+        reranked,
+        rest,
         warnings: embedded.warnings,
         embed_ms: embedded.embed_ms,
         rerank_ms,
         query_vector: embedded.vector,
     })
+}
+
+/// The first-stage lists of a hybrid search: lexical hits, vector hits, and their fusion.
+pub struct Lists {
+    pub lexical: Vec<crate::index::lexical::LexicalHit>,
+    pub vector: Vec<(ChunkId, f32)>,
+    pub fused: Vec<(ChunkId, f32)>,
+}
+
+/// The hybrid lists of `query` (vector `q`) for `req` as [`rank`] builds them, `depth` fused
+/// passages deep: what reranker training learns from.
+pub fn hybrid_lists(
+    index: &dyn Backend,
+    query: &Query,
+    q: &[f32],
+    req: &SearchRequest,
+    config: &Config,
+    depth: usize,
+) -> Result<Lists> {
+    let stage = Stage {
+        index,
+        query,
+        req,
+        config,
+        boosts: config.search.boost.for_lang(query.lang),
+    };
+    stage.lists(q, depth)
 }
 
 /// One request's ranking stages, over one index.
@@ -439,23 +516,38 @@ impl Stage<'_> {
             .collect())
     }
 
-    /// Lexical and vector candidates, fused, the first ones reranked when a reranker is on.
-    fn hybrid(&self, reranker: Option<&Reranker>, q: &[f32]) -> Result<Staged> {
+    /// The lexical and vector lists and their fusion, `depth` passages deep.
+    fn lists(&self, q: &[f32], depth: usize) -> Result<Lists> {
         let req = self.req;
         let fusion_config = req.fusion.as_ref().unwrap_or(&self.config.search.fusion);
-        let reranker = reranker.filter(|_| req.rerank);
-        let depth = req.top_k.max(reranker.map_or(0, |r| r.candidates));
         let cand = fusion_config.candidates.max(depth);
-        let lex_hits = self.index.lexical(
+        let lexical = self.index.lexical(
             self.query,
             self.boosts,
             cand,
             &req.filters.set,
             self.stats(),
         )?;
-        let lex = fusion::lexical_input(&lex_hits, fusion_config);
-        let vec = self.index.nearest(q, cand, &req.filters.set)?;
-        let fused = fusion::fuse(&lex, &vec, fusion_config, depth)?;
+        let lex = fusion::lexical_input(&lexical, fusion_config);
+        let vector = self.index.nearest(q, cand, &req.filters.set)?;
+        let fused = fusion::fuse(&lex, &vector, fusion_config, depth)?;
+        Ok(Lists {
+            lexical,
+            vector,
+            fused,
+        })
+    }
+
+    /// Lexical and vector candidates, fused, the first ones reranked when a reranker is on.
+    fn hybrid(&self, reranker: Option<&Reranker>, q: &[f32]) -> Result<Staged> {
+        let req = self.req;
+        let reranker = reranker.filter(|_| req.rerank);
+        let depth = req.top_k.max(reranker.map_or(0, |r| r.candidates));
+        let Lists {
+            lexical: lex_hits,
+            vector: vec,
+            fused,
+        } = self.lists(q, depth)?;
         let lex_map: HashMap<ChunkId, f32> = lex_hits.iter().map(|h| (h.key, h.score)).collect();
         let vec_map: HashMap<ChunkId, f32> = vec.iter().copied().collect();
         let pending = |id: ChunkId, s: f32| Pending {
@@ -508,30 +600,36 @@ impl Stage<'_> {
             .collect();
         Ok((items, rest, rerank_ms))
     }
+}
 
-    /// The first `top_k` of the reranked and then the pending passages, loaded, and checked
-    /// once more against the caller's scope.
-    fn load(&self, reranked: Vec<Ranked>, pending: Vec<Pending>) -> Result<Vec<Ranked>> {
-        let top_k = self.req.top_k;
-        let mut items = reranked;
-        items.truncate(top_k);
-        for p in pending {
-            if items.len() >= top_k {
-                break;
-            }
-            self.req.cancel.check("search")?;
-            let Some(Some(chunk)) = self.index.passages(&[p.id])?.pop() else {
-                continue;
-            };
-            items.push(Ranked {
-                chunk,
-                score: p.score,
-                scores: p.scores,
-                cosine: p.cosine,
-            });
+/// The first `top_k` of the reranked and then the pending passages, loaded, and checked once
+/// more against the caller's scope.
+fn load(
+    index: &dyn Backend,
+    reranked: Vec<Ranked>,
+    pending: Vec<Pending>,
+    req: &SearchRequest,
+) -> Result<Vec<Ranked>> {
+    let top_k = req.top_k;
+    let mut items = reranked;
+    items.truncate(top_k);
+    for p in pending {
+        if items.len() >= top_k {
+            break;
         }
-        let scope = self.req.scope;
-        items.retain(|it| {
+        req.cancel.check("search")?;
+        let Some(Some(chunk)) = index.passages(&[p.id])?.pop() else {
+            continue;
+        };
+        items.push(Ranked {
+            chunk,
+            score: p.score,
+            scores: p.scores,
+            cosine: p.cosine,
+        });
+    }
+    let scope = req.scope;
+    items.retain(|it| {
             let ok = scope.allows(it.chunk.meta.audience);
             if !ok {
                 // cannot happen (the audience filter ran first); kept as the last line of defence
@@ -539,8 +637,7 @@ impl Stage<'_> {
             }
             ok
         });
-        Ok(items)
-    }
+    Ok(items)
 }
 
 /// A document as a caller may see it: its metadata and its passages in order.

@@ -1,6 +1,6 @@
-//! Training data for the reranker: for every judged question of a data set, the hybrid
-//! candidates with their features and relevance; nDCG@10 of a scorer over them; training on
-//! several sets (and leaving one out, to see what an unseen knowledge base gets).
+//! Reranker training: for every judged question of a data set, the engine's hybrid candidates
+//! with their features and relevance; nDCG@10 of a scorer over them; training on several sets
+//! (and leaving one out, to see what an unseen knowledge base gets).
 
 use std::sync::Arc;
 
@@ -8,13 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::analyze::Analyzer;
 use crate::config::Config;
-use crate::embed::Embedder as _;
 use crate::error::{Error, Result};
 use crate::eval::{self, Dataset};
+use crate::rerank::features;
+use crate::rerank::linear::{Group, LinearModel, TrainOptions};
 use crate::text::Lang;
-
-use super::features::{self, Question};
-use super::linear::{Group, LinearModel, TrainOptions};
 
 /// One question's candidates.
 #[derive(Serialize, Deserialize)]
@@ -52,8 +50,8 @@ impl SetData {
     }
 }
 
-/// Retrieves `n` hybrid candidates for every judged question of `ds` and computes their
-/// features.
+/// Retrieves `n` hybrid candidates for every judged question of `ds` (the engine's own
+/// first stage over the set indexed in memory) and computes their features.
 pub fn collect(
     ds: &Dataset,
     config: &Config,
@@ -61,10 +59,9 @@ pub fn collect(
     n: usize,
     progress: bool,
 ) -> Result<SetData> {
-    let prep = eval::prepare(ds, config, analyzer, progress, true)?;
-    let Some(embedder) = &prep.embedder else {
-        return Err(Error::Internal("no vectors prepared".into()));
-    };
+    let calibration = Arc::new(crate::answer::Calibrations::builtin()?);
+    let prep = eval::prepare(ds, config, analyzer, progress, true, None, calibration)?;
+    let engine = &prep.engine;
     let mut queries = Vec::new();
     let judged: Vec<&(String, String)> = ds
         .queries
@@ -72,23 +69,11 @@ pub fn collect(
         .filter(|(id, _)| ds.qrels.contains_key(id))
         .collect();
     for (i, (qid, text)) in judged.iter().enumerate() {
-        let q = embedder
-            .embed_queries(&[text.as_str()])?
-            .pop()
-            .unwrap_or_default();
-        let query = crate::analyze::Query::new(analyzer, text);
-        let ctx = prep.rerank_context(config, query.lang);
-        let lists = prep.hybrid(config, &query, &q, n)?;
-        let cands = super::candidates(
-            &ctx,
-            &lists.fused,
-            &lists.lexical,
-            &lists.vector,
-            Some(&q),
-            n,
-        )?;
-        let question = Question::new(&query);
-        let feats = features::extract(&ctx, &query, &question, &cands)?;
+        let mut query = engine.analyse(text);
+        if engine.embed_query(&mut query)?.is_none() {
+            return Err(Error::Internal("no vectors prepared".into()));
+        }
+        let (cands, feats) = engine.rerank_candidates(&query, n)?;
         let rel = &ds.qrels[qid.as_str()];
         let ids: Vec<String> = cands
             .iter()

@@ -1,0 +1,5 @@
+//! Offline learning (L5): what kefu learns from judged data, always through the product's own
+//! [`Engine`](crate::Engine) over the data indexed in memory — the reranker's training data and
+//! its models ([`rerank`]). Nothing below the observers depends on this module.
+
+pub mod rerank;
