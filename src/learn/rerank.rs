@@ -2,6 +2,7 @@
 //! with their features and relevance; nDCG@10 of a scorer over them; training on several sets
 //! (and leaving one out, to see what an unseen knowledge base gets).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::eval::{self, Dataset};
 use crate::rerank::features;
 use crate::rerank::linear::{Group, LinearModel, TrainOptions};
+use crate::rerank::ModelFile;
 use crate::text::Lang;
 
 /// One question's candidates.
@@ -216,4 +218,222 @@ pub fn cross_validate(sets: &[&SetData], folds: usize, opts: TrainOptions) -> Re
         .zip(sets)
         .map(|(s, set)| s / set.queries.len().max(1) as f64)
         .collect())
+}
+
+/// The candidates and features of every data set named in `sets` (every BEIR-layout folder of
+/// `eval_dir` when empty; at least two), `n` per question; with `cache`, each set's are kept
+/// there and reused while their feature names and the text analysis match.
+pub fn collect_sets(
+    config: &Config,
+    eval_dir: &Path,
+    sets: &[String],
+    n: usize,
+    cache: Option<&Path>,
+) -> Result<Vec<SetData>> {
+    let names: Vec<String> = if sets.is_empty() {
+        let mut v: Vec<String> = std::fs::read_dir(eval_dir)
+            .map_err(|e| Error::io(eval_dir, e))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("qrels.tsv").exists())
+            .map(|e| e.file_name().to_string_lossy().to_string())
+            .collect();
+        v.sort();
+        v
+    } else {
+        sets.to_vec()
+    };
+    if names.len() < 2 {
+        return Err(Error::InvalidRequest(format!(
+            "training needs at least two data sets (found {} in {})",
+            names.len(),
+            eval_dir.display()
+        )));
+    }
+    let analyzer = crate::analyzer(config)?;
+    let mut data = Vec::new();
+    for name in &names {
+        // features depend on how text is analysed: a changed analyzer makes a new file
+        let analysis = blake3::hash(analyzer.fingerprint().as_bytes()).to_hex();
+        let cached = cache.map(|c| c.join(format!("{name}-{n}-{}.json", &analysis[..12])));
+        if let Some(set) = cached
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| serde_json::from_slice::<SetData>(&b).ok())
+            .filter(|s| {
+                s.features
+                    .iter()
+                    .map(String::as_str)
+                    .eq(crate::rerank::features::NAMES)
+            })
+        {
+            data.push(set);
+            continue;
+        }
+        let dir = eval_dir.join(name);
+        let ds = Dataset::load(&dir)?;
+        let set = collect(&ds, config, &analyzer, n, true)?;
+        if let Some(p) = &cached {
+            if let Some(d) = p.parent() {
+                std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+            }
+            let bytes = serde_json::to_vec(&set).map_err(|e| Error::Internal(e.to_string()))?;
+            std::fs::write(p, bytes).map_err(|e| Error::io(p, e))?;
+        }
+        data.push(set);
+    }
+    Ok(data)
+}
+
+/// One model per question language and one cross-lingual, each with the L2 penalty among
+/// `l2` that gives its sets the best mean cross-validated nDCG@10; `say` is told each
+/// penalty's figures and the table of hybrid, cross-validated, left-out and trained nDCG@10.
+pub fn train_models(data: &[SetData], l2: &[f64], say: &mut dyn FnMut(&str)) -> Result<ModelFile> {
+    // one model per question language (trained on every set of questions in it) and one for
+    // questions over passages mostly in the other language (the cross-lingual sets), each with
+    // the penalty that gives its sets the
+    // best mean 4-fold cross-validated nDCG@10 (new questions of known sets); the left-out
+    // figure is the model trained on the group's other sets (a set never seen)
+    let fmt = |v: &[f64]| {
+        v.iter()
+            .map(|v| format!("{v:.4}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut trained: Vec<(&str, crate::rerank::LinearModel)> = Vec::new();
+    let mut table: Vec<(String, usize, f64, f64, Option<f64>, f64)> = Vec::new();
+    for (group, lang, cross) in [
+        ("en", Lang::En, false),
+        ("zh", Lang::Zh, false),
+        ("cross", Lang::Zh, true),
+    ] {
+        let sets: Vec<&SetData> = data
+            .iter()
+            .filter(|s| {
+                if cross {
+                    s.cross_lingual()
+                } else {
+                    s.language == lang
+                }
+            })
+            .collect();
+        if sets.is_empty() {
+            if cross {
+                say("no cross-lingual data set: no cross-lingual model");
+                continue;
+            }
+            return Err(Error::InvalidRequest(format!(
+                "no data set with {} questions to train on",
+                lang.as_str()
+            )));
+        }
+        // (penalty, mean cross-validated nDCG, per set: cross-validated, left out)
+        type Row = (f64, f64, Vec<f64>, Vec<Option<f64>>);
+        let mut best: Option<Row> = None;
+        for &penalty in l2 {
+            let opts = crate::rerank::linear::TrainOptions {
+                l2: penalty,
+                ..Default::default()
+            };
+            let (cv, left_out) = rayon::join(
+                || cross_validate(&sets, 4, opts),
+                || -> crate::Result<Vec<Option<f64>>> {
+                    use rayon::prelude::*;
+                    (0..sets.len())
+                        .into_par_iter()
+                        .map(|i| {
+                            let others: Vec<&SetData> = sets
+                                .iter()
+                                .enumerate()
+                                .filter(|(j, _)| *j != i)
+                                .map(|(_, s)| *s)
+                                .collect();
+                            if others.is_empty() {
+                                return Ok(None);
+                            }
+                            Ok(Some(ndcg(sets[i], Some(&train(&others, opts)?))))
+                        })
+                        .collect()
+                },
+            );
+            let (cv, left_out) = (cv?, left_out?);
+            let mean = cv.iter().sum::<f64>() / cv.len() as f64;
+            say(&format!(
+                "{group} l2 {penalty:<8} cross-validated: {} (mean {mean:.4})",
+                fmt(&cv)
+            ));
+            if best.as_ref().is_none_or(|b| mean > b.1) {
+                best = Some((penalty, mean, cv, left_out));
+            }
+        }
+        let Some((penalty, _, cv, left_out)) = best else {
+            return Err(Error::InvalidRequest("no L2 penalty given".into()));
+        };
+        let opts = crate::rerank::linear::TrainOptions {
+            l2: penalty,
+            ..Default::default()
+        };
+        let model = train(&sets, opts)?;
+        say(&format!("{group}: chosen l2 {penalty}"));
+        for ((set, cv), lo) in sets.iter().zip(cv).zip(left_out) {
+            let row = (
+                set.name.clone(),
+                set.queries.len(),
+                ndcg(set, None),
+                cv,
+                lo,
+                ndcg(set, Some(&model)),
+            );
+            // a cross-lingual set is ranked by the cross-lingual model; left out of it too, it
+            // would get its question language's model trained without it (computed above)
+            match table.iter_mut().find(|r| r.0 == row.0) {
+                Some(r) => *r = (row.0, row.1, row.2, row.3, row.4.or(r.4), row.5),
+                None => table.push(row),
+            }
+        }
+        trained.push((group, model));
+    }
+    say(&format!(
+        "{:<18} {:>7} {:>8} {:>14} {:>9} {:>9}",
+        "dataset", "queries", "hybrid", "cross-valid.", "left-out", "trained"
+    ));
+    for (name, n, hybrid, cv, lo, trained) in &table {
+        say(&format!(
+            "{:<18} {:>7} {:>8.4} {:>14.4} {:>9} {:>9.4}",
+            name,
+            n,
+            hybrid,
+            cv,
+            lo.map_or("-".to_string(), |v| format!("{v:.4}")),
+            trained
+        ));
+    }
+    for (group, model) in &trained {
+        let mut weights: Vec<(&String, f32)> = model
+            .features
+            .iter()
+            .zip(model.weights.iter().copied())
+            .collect();
+        weights.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        say(&format!(
+            "{group} weights (standardised features, largest first):"
+        ));
+        for (f, w) in weights.iter().take(12) {
+            say(&format!("  {f:<18} {w:+.4}"));
+        }
+    }
+    let mut take = |g: &str| {
+        trained
+            .iter()
+            .position(|(name, _)| *name == g)
+            .map(|i| trained.swap_remove(i).1)
+    };
+    let (Some(en), Some(zh)) = (take("en"), take("zh")) else {
+        return Err(Error::Internal("a language has no model".into()));
+    };
+    Ok(ModelFile {
+        version: 1,
+        en,
+        zh,
+        cross: take("cross"),
+    })
 }

@@ -173,8 +173,9 @@ fn human_output_and_errors() {
     );
     let out = ws.run(&["search", "x", "--mode", "semantic"]);
     assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("unknown mode"),
+        err.contains("semantic") && err.contains("possible values: bm25, vector, hybrid"),
         "{}",
         text(&out)
     );

@@ -1,0 +1,82 @@
+//! `kefu ask`.
+
+use std::process::ExitCode;
+
+use kefu::domain::Caller;
+use kefu::{AnswerRequest, Config, Filters};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The question.
+    question: String,
+    /// Filter: key=value (type, product, lang, audience, tag, category, doc_id); repeatable.
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    filters: Vec<String>,
+    /// Answer only from what a support bot may see (public passages).
+    #[arg(long)]
+    public: bool,
+    /// Compose extractively even when an LLM is configured.
+    #[arg(long)]
+    extractive: bool,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
+    let filters = Filters::parse(&args.filters)?;
+    let analyzer = kefu::analyzer(&config)?;
+    let engine = super::open_or_build(config, analyzer)?;
+    let answer = engine.answer(&AnswerRequest {
+        cancel: Default::default(),
+        question: args.question,
+        filters,
+        scope: Caller::local(args.public).scope,
+        passages: engine.config().answer.passages,
+        use_llm: !args.extractive,
+    })?;
+    let json = args.json;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for w in &answer.warnings {
+        eprintln!("warning: {w}");
+    }
+    let c = &answer.composed;
+    println!("{}", c.text);
+    for note in &c.notes {
+        println!("({note})");
+    }
+    if c.abstained {
+        if let Some(r) = c.reason {
+            println!(
+                "\nabstained: {} (confidence {:.2})",
+                serde_json::to_value(r)?.as_str().unwrap_or(""),
+                c.confidence
+            );
+        }
+    } else {
+        println!();
+        for s in &c.sentences {
+            for cit in &s.citations {
+                let heading = if cit.heading_path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" › {}", cit.heading_path.join(" › "))
+                };
+                println!(
+                    "[{}] {}{} — {} bytes {}–{}",
+                    cit.n, cit.title, heading, cit.source, cit.span.0, cit.span.1
+                );
+            }
+        }
+        println!("confidence {:.2}", c.confidence);
+    }
+    let t = &answer.timings;
+    println!(
+        "{:.1} ms (retrieve {:.1}, compose {:.1})",
+        t.total_ms, t.retrieve_ms, t.compose_ms
+    );
+    Ok(ExitCode::SUCCESS)
+}

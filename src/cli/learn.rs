@@ -1,0 +1,115 @@
+//! `kefu answer calibrate` and `kefu rerank train`: what kefu learns offline (the work is in
+//! `kefu::learn`; this prints and writes the result).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use kefu::Config;
+
+#[derive(clap::Subcommand)]
+pub enum AnswerAction {
+    /// Fit the answer confidence on pairs of data sets (each set's own questions are
+    /// answerable, the other set's are not) and choose the abstention threshold.
+    Calibrate {
+        /// Folder holding the data sets.
+        #[arg(long, value_name = "DIR", default_value = "../shared/eval")]
+        eval_dir: PathBuf,
+        /// Pairs SET:NEGATIVES (comma-separated).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "emanual-en:faq-en,faq-en:emanual-en,cmrc-zh:afqmc-zh,xquad-zh2en:cmrc-zh"
+        )]
+        pairs: Vec<String>,
+        /// Least abstention precision the threshold must give.
+        #[arg(long, default_value_t = 0.9)]
+        min_precision: f64,
+        /// Least abstention recall; the lowest threshold giving both is chosen (answering as
+        /// many answerable questions as possible).
+        #[arg(long, default_value_t = 0.75)]
+        min_recall: f64,
+        /// Where to write the calibration.
+        #[arg(long, value_name = "FILE", default_value = "data/confidence.json")]
+        out: PathBuf,
+    },
+}
+
+#[derive(clap::Subcommand)]
+pub enum RerankAction {
+    /// Train the reranking model on evaluation sets and report nDCG@10 per set: the hybrid
+    /// first stage, the model trained on every set, and trained with that set left out.
+    Train {
+        /// Folder holding the data sets (one BEIR-layout folder each).
+        #[arg(long, value_name = "DIR", default_value = "../shared/eval")]
+        eval_dir: PathBuf,
+        /// Data sets to train on (default: every folder of --eval-dir).
+        #[arg(long, value_delimiter = ',')]
+        sets: Vec<String>,
+        /// Where to write the model trained on every set.
+        #[arg(long, value_name = "FILE", default_value = "data/rerank.json")]
+        out: PathBuf,
+        /// Candidates per question (default: rerank.candidates).
+        #[arg(long)]
+        candidates: Option<usize>,
+        /// L2 penalties to try (comma-separated); each model (English, Chinese, cross-lingual)
+        /// uses the one with the best mean cross-validated nDCG@10 over its sets.
+        #[arg(long, value_delimiter = ',', default_value = "0.001,0.01,0.1,1")]
+        l2: Vec<f64>,
+        /// Keep each set's candidates and features in this folder and reuse them when their
+        /// feature names and the text analysis match (for trying penalties without retrieving
+        /// again).
+        #[arg(long, value_name = "DIR")]
+        features_cache: Option<PathBuf>,
+    },
+}
+
+/// `kefu answer …`.
+pub fn answer(config: &Config, action: AnswerAction) -> anyhow::Result<ExitCode> {
+    let AnswerAction::Calibrate {
+        eval_dir,
+        pairs,
+        min_precision,
+        min_recall,
+        out,
+    } = action;
+    let cal = kefu::learn::calibrate::calibrate(
+        config,
+        &eval_dir,
+        &pairs,
+        min_precision,
+        min_recall,
+        &mut |line| println!("{line}"),
+    )?;
+    write(&out, &serde_json::to_string_pretty(&cal)?)?;
+    println!("calibration written to {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kefu rerank …`.
+pub fn rerank(config: &Config, action: RerankAction) -> anyhow::Result<ExitCode> {
+    let RerankAction::Train {
+        eval_dir,
+        sets,
+        out,
+        candidates,
+        l2,
+        features_cache,
+    } = action;
+    let n = candidates.unwrap_or(config.rerank.candidates).max(1);
+    let data =
+        kefu::learn::rerank::collect_sets(config, &eval_dir, &sets, n, features_cache.as_deref())?;
+    let model = kefu::learn::rerank::train_models(&data, &l2, &mut |line| println!("{line}"))?;
+    write(&out, &serde_json::to_string_pretty(&model)?)?;
+    println!("model written to {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `text` and a final newline to `out`, creating its folder.
+fn write(out: &Path, text: &str) -> anyhow::Result<()> {
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(out, format!("{text}\n")).with_context(|| format!("writing {}", out.display()))
+}
