@@ -6,7 +6,7 @@ use super::{Analyzer, QueryTerms};
 use crate::text::Lang;
 
 /// A query text with what analysis knows of it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Query {
     /// The text as the caller wrote it.
     pub text: String,
@@ -15,9 +15,9 @@ pub struct Query {
     pub lang: Lang,
     /// Its distinct terms per lexical field.
     pub terms: QueryTerms,
-    /// Words, Chinese character bigrams and identifiers, sorted and distinct: the terms an
-    /// answer sentence's overlap with the question is measured by.
-    pub overlap_terms: Vec<String>,
+    /// Words, Chinese character bigrams and identifiers, sorted and distinct, made when first
+    /// asked for ([`Query::overlap_terms`]).
+    overlap: std::sync::OnceLock<Vec<String>>,
     /// Its embedding, when it was made ahead of retrieval (retrieval embeds it otherwise).
     pub vector: Option<Vec<f32>>,
 }
@@ -25,23 +25,26 @@ pub struct Query {
 impl Query {
     /// Analyses `text`.
     pub fn new(analyzer: &Analyzer, text: &str) -> Query {
-        let terms = analyzer.query_terms(text);
-        let mut overlap_terms = terms.words.clone();
-        for b in &terms.cjk_bigrams {
-            if !overlap_terms.contains(b) {
-                overlap_terms.push(b.clone());
-            }
-        }
-        overlap_terms.extend(terms.idents.iter().filter(|i| !i.is_empty()).cloned());
-        overlap_terms.sort();
-        overlap_terms.dedup();
         Query {
             text: text.to_string(),
             lang: Lang::detect(text),
-            terms,
-            overlap_terms,
+            terms: analyzer.query_terms(text),
+            overlap: std::sync::OnceLock::new(),
             vector: None,
         }
+    }
+
+    /// Words, Chinese character bigrams and identifiers, sorted and distinct: the terms an
+    /// answer sentence's overlap with the question is measured by.
+    pub fn overlap_terms(&self) -> &[String] {
+        self.overlap.get_or_init(|| {
+            let t = &self.terms;
+            let mut out: Vec<String> = t.words.iter().chain(&t.cjk_bigrams).cloned().collect();
+            out.extend(t.idents.iter().filter(|i| !i.is_empty()).cloned());
+            out.sort();
+            out.dedup();
+            out
+        })
     }
 }
 
@@ -55,7 +58,7 @@ mod tests {
         let q = Query::new(&a, "X9 Pro 屏幕碎了");
         assert_eq!(q.lang, Lang::Zh);
         assert!(q.terms.idents.iter().any(|i| i == "x9pro"), "{:?}", q.terms);
-        assert!(q.overlap_terms.windows(2).all(|w| w[0] < w[1]));
+        assert!(q.overlap_terms().windows(2).all(|w| w[0] < w[1]));
         assert_eq!(Query::new(&a, "reset the remote").lang, Lang::En);
     }
 }

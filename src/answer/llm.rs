@@ -303,7 +303,7 @@ impl Validator<'_> {
             return Err(Rejection::UnknownCitation(bad));
         }
         let analyzer = self.index.analyzer();
-        let terms = Query::new(analyzer, &text).overlap_terms;
+        let terms = Query::new(analyzer, &text).overlap_terms().to_vec();
         if terms.is_empty() {
             // nothing stated ("1.", "See:"): nothing to support
             return Err(Rejection::Unsupported);

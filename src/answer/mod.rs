@@ -261,7 +261,7 @@ impl Composer<'_> {
         };
         extract::score(
             self.index.analyzer(),
-            &question.overlap_terms,
+            question.overlap_terms(),
             &mut sents,
             &cosines,
         );

@@ -419,3 +419,112 @@ impl Engine {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::memory;
+
+    /// An engine over two small documents held in memory (no model, BM25 only).
+    fn engine() -> Engine {
+        let config = Config::default();
+        let analyzer = Arc::new(Analyzer::new(&config.analysis).expect("analyzer"));
+        let docs = [
+            (
+                "warranty.md",
+                "---\nid: warranty\naudience: public\n---\n# Warranty\n\nThe X9 Pro battery is covered for 12 months from delivery.\n",
+            ),
+            (
+                "goodwill.md",
+                "---\nid: goodwill\naudience: internal\n---\n# Goodwill\n\nAgents may extend the X9 Pro battery warranty by 3 months once.\n",
+            ),
+        ];
+        let mut chunks = Vec::new();
+        for (rel, src) in docs {
+            let ing = crate::ingest::parse_bytes(
+                src.as_bytes(),
+                crate::ingest::Format::Markdown,
+                std::path::Path::new(rel),
+                rel,
+                &config,
+            )
+            .expect("parses");
+            for d in &ing.documents {
+                chunks.extend(crate::chunk::chunk_document(d, &config.chunk));
+            }
+        }
+        let hnsw = vector::HnswParams::of(&config.vector);
+        let (generation, _) =
+            memory::build(&analyzer, &chunks, None, hnsw, 64, &mut |_, _| {}).expect("builds");
+        let calibration = Arc::new(answer::Calibrations::builtin().expect("calibration"));
+        Engine::in_memory(config, generation, None, None, calibration)
+    }
+
+    fn search(engine: &Engine, query: &str, scope: Scope) -> retrieve::SearchOutcome {
+        engine
+            .search(&SearchRequest {
+                query: query.into(),
+                top_k: 5,
+                mode: Mode::Hybrid,
+                filters: Filters::default(),
+                scope,
+                fusion: None,
+                rerank: true,
+                cancel: Default::default(),
+            })
+            .expect("search")
+    }
+
+    #[test]
+    fn a_search_without_vectors_answers_from_bm25_and_says_so() {
+        let out = search(&engine(), "X9 Pro battery warranty", Scope::All);
+        assert_eq!(out.mode, Mode::Bm25);
+        assert!(out.warnings.iter().any(|w| w.contains("BM25")));
+        assert_eq!(out.hits.len(), 2);
+    }
+
+    #[test]
+    fn a_public_caller_never_receives_an_internal_passage() {
+        let out = search(&engine(), "X9 Pro battery warranty", Scope::Public);
+        assert!(!out.hits.is_empty());
+        assert!(
+            out.hits.iter().all(|h| h.audience == "public"),
+            "{:?}",
+            out.hits
+        );
+    }
+
+    #[test]
+    fn an_answer_runs_every_stage_of_the_turn_and_tells_the_observers() {
+        struct Count(std::sync::atomic::AtomicUsize);
+        impl TurnObserver for Count {
+            fn observe(&self, turn: &TurnRecord<'_>) {
+                assert_eq!(turn.query.text, turn.answer.question);
+                self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let mut engine = engine();
+        let count = Arc::new(Count(Default::default()));
+        engine.observe(count.clone());
+        let answer = engine
+            .answer(&AnswerRequest {
+                question: "How long is the X9 Pro battery covered?".into(),
+                filters: Filters::default(),
+                scope: Scope::Public,
+                passages: 5,
+                use_llm: false,
+                cancel: Default::default(),
+            })
+            .expect("answer");
+        let stages: Vec<&str> = answer.timings.stages.iter().map(|s| s.stage).collect();
+        assert_eq!(
+            stages,
+            ["analyse", "retrieve", "evidence", "compose", "write"]
+        );
+        assert_eq!(count.0.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert!(answer
+            .evidence
+            .iter()
+            .all(|c| c.meta.audience == crate::domain::Audience::Public));
+    }
+}

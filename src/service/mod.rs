@@ -229,6 +229,7 @@ impl Service {
             progress: false,
             on_progress: Some(Arc::new(move |p| jobs.progress(id, p))),
             cancel: Some(cancel),
+            embedder: None,
         };
         let result = crate::index(&self.config, &self.analyzer, &opts).and_then(|report| {
             let previous = self.engine();
