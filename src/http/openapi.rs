@@ -1,6 +1,7 @@
 //! The OpenAPI 3 description of the service (`GET /openapi.json`). Integration tests call every
 //! operation listed here against the real server, and a unit test checks it against [`ROUTES`],
-//! the table the server registers its routes from.
+//! the table the `Allow` header of each path is made from. (The server's registrations in
+//! `serve()` are still a second copy of this table; generating both from one table is open.)
 
 use serde_json::{json, Value};
 
