@@ -2,19 +2,14 @@
 
 use std::process::ExitCode;
 
-use kefu::domain::Caller;
-use kefu::{AnswerRequest, Config, Filters};
+use kefu::{AnswerRequest, Config};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// The question.
     question: String,
-    /// Filter: key=value (type, product, lang, audience, tag, category, doc_id); repeatable.
-    #[arg(long = "filter", value_name = "KEY=VALUE")]
-    filters: Vec<String>,
-    /// Answer only from what a support bot may see (public passages).
-    #[arg(long)]
-    public: bool,
+    #[command(flatten)]
+    reading: super::Reading,
     /// Compose extractively even when an LLM is configured.
     #[arg(long)]
     extractive: bool,
@@ -24,14 +19,13 @@ pub struct Args {
 }
 
 pub fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
-    let filters = Filters::parse(&args.filters)?;
-    let analyzer = kefu::analyzer(&config)?;
-    let engine = super::open_or_build(config, analyzer)?;
+    let (filters, scope) = args.reading.validate()?;
+    let engine = super::open_or_build(config)?;
     let answer = engine.answer(&AnswerRequest {
         cancel: Default::default(),
         question: args.question,
         filters,
-        scope: Caller::local(args.public).scope,
+        scope,
         passages: engine.config().answer.passages,
         use_llm: !args.extractive,
     })?;

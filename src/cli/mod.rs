@@ -11,11 +11,9 @@ mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
-use kefu::analyze::Analyzer;
 use kefu::{Config, Engine, Error, IndexOptions};
 
 /// kefu (客服): knowledge-base search for customer service, in Chinese and English.
@@ -57,6 +55,25 @@ enum Command {
     },
     /// Measure retrieval quality and speed on a BEIR-layout data set.
     Eval(eval::Args),
+}
+
+/// What a search or a question may read: filters and the caller's scope.
+#[derive(clap::Args)]
+struct Reading {
+    /// Filter: key=value (type, product, lang, audience, tag, category, doc_id); repeatable.
+    #[arg(long = "filter", value_name = "KEY=VALUE")]
+    filters: Vec<String>,
+    /// Read only what a support bot may see (public passages).
+    #[arg(long)]
+    public: bool,
+}
+
+impl Reading {
+    /// The filters parsed, and the scope of a local caller with or without `--public`.
+    fn validate(&self) -> kefu::Result<(kefu::Filters, kefu::Scope)> {
+        let filters = kefu::Filters::parse(&self.filters)?;
+        Ok((filters, kefu::domain::Caller::local(self.public).scope))
+    }
 }
 
 /// Runs the command line; the exit code (0 ok, 3 indexed with failed files).
@@ -102,7 +119,8 @@ fn init_logging(config: &Config) {
 }
 
 /// Opens the live generation, building it from the corpus first when there is none.
-pub(crate) fn open_or_build(config: Config, analyzer: Arc<Analyzer>) -> anyhow::Result<Engine> {
+pub(crate) fn open_or_build(config: Config) -> anyhow::Result<Engine> {
+    let analyzer = kefu::analyzer(&config)?;
     match Engine::open(config.clone(), analyzer.clone()) {
         Ok(e) => Ok(e),
         Err(Error::NoIndex { dir }) => {

@@ -3,8 +3,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use kefu::domain::Caller;
-use kefu::{Config, Filters, Mode, SearchRequest};
+use kefu::{Config, Mode, SearchRequest};
 
 /// A retrieval mode on the command line.
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -39,12 +38,8 @@ pub struct Args {
     /// Number of passages to return.
     #[arg(long, short = 'k')]
     top_k: Option<usize>,
-    /// Filter: key=value (type, product, lang, audience, tag, category, doc_id); repeatable.
-    #[arg(long = "filter", value_name = "KEY=VALUE")]
-    filters: Vec<String>,
-    /// Show only what a support bot may see (public passages).
-    #[arg(long)]
-    public: bool,
+    #[command(flatten)]
+    reading: super::Reading,
     /// Keep the hybrid order (no second-stage reranking).
     #[arg(long)]
     no_rerank: bool,
@@ -54,15 +49,14 @@ pub struct Args {
 }
 
 pub fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
-    let filters = Filters::parse(&args.filters)?;
-    let analyzer = kefu::analyzer(&config)?;
-    let engine = super::open_or_build(config, analyzer)?;
+    let (filters, scope) = args.reading.validate()?;
+    let engine = super::open_or_build(config)?;
     let req = SearchRequest {
         query: args.query,
         top_k: args.top_k.unwrap_or(engine.config().search.top_k),
         mode: args.mode.into(),
         filters,
-        scope: Caller::local(args.public).scope,
+        scope,
         fusion: None,
         rerank: !args.no_rerank,
         cancel: Default::default(),

@@ -236,16 +236,19 @@ impl Engine {
         Ok(Some(t.elapsed().as_secs_f64() * 1e3))
     }
 
+    /// What searches run on.
+    fn retriever(&self) -> retrieve::Retriever<'_> {
+        retrieve::Retriever {
+            index: &self.generation,
+            embedder: self.embedder.as_deref(),
+            reranker: self.reranker.as_deref(),
+            config: &self.config,
+        }
+    }
+
     /// The order of a search's passages, without loading those past the reranked ones.
     pub fn order(&self, query: &Query, req: &SearchRequest) -> Result<retrieve::Ordered> {
-        retrieve::order(
-            &self.generation,
-            self.embedder.as_deref(),
-            self.reranker.as_deref(),
-            query,
-            req,
-            &self.config,
-        )
+        self.retriever().order(query, req)
     }
 
     /// The first `n` hybrid candidates of an unfiltered search for `query` and their reranking
@@ -271,7 +274,7 @@ impl Engine {
             rerank: false,
             cancel: Default::default(),
         };
-        let lists = retrieve::hybrid_lists(&self.generation, query, q, &req, &self.config, n)?;
+        let lists = self.retriever().hybrid_lists(query, q, &req, n)?;
         let ctx = rerank::Context {
             index: &self.generation,
             boosts: self.config.search.boost.for_lang(query.lang),
@@ -294,14 +297,7 @@ impl Engine {
     /// Searches the live generation.
     pub fn search(&self, req: &SearchRequest) -> Result<retrieve::SearchOutcome> {
         let query = self.analyse(&req.query);
-        retrieve::search(
-            &self.generation,
-            self.embedder.as_deref(),
-            self.reranker.as_deref(),
-            &query,
-            req,
-            &self.config,
-        )
+        self.retriever().search(&query, req)
     }
 
     /// Answers a question from the live generation: hybrid retrieval, reranking, and the
@@ -409,14 +405,7 @@ impl Engine {
             rerank: true,
             cancel: req.cancel.clone(),
         };
-        retrieve::rank(
-            &self.generation,
-            self.embedder.as_deref(),
-            self.reranker.as_deref(),
-            query,
-            &sreq,
-            &self.config,
-        )
+        self.retriever().rank(query, &sreq)
     }
 }
 

@@ -255,32 +255,6 @@ pub struct RankedOutcome {
     pub query_vector: Option<Vec<f32>>,
 }
 
-/// Searches an index: lexical, vector or both fused. When vectors are asked for but the
-/// embedder is missing or fails, answers from BM25 and says so in the warnings.
-pub fn search(
-    index: &dyn Backend,
-    embedder: Option<&dyn Embedder>,
-    reranker: Option<&Reranker>,
-    query: &Query,
-    req: &SearchRequest,
-    config: &Config,
-) -> Result<SearchOutcome> {
-    let r = rank(index, embedder, reranker, query, req, config)?;
-    let analyzer = index.analyzer();
-    Ok(SearchOutcome {
-        mode: r.mode,
-        hits: r
-            .items
-            .into_iter()
-            .enumerate()
-            .map(|(i, it)| to_hit(analyzer, i + 1, it.score, it.scores, it.chunk, query))
-            .collect(),
-        warnings: r.warnings,
-        embed_ms: r.embed_ms,
-        rerank_ms: r.rerank_ms,
-    })
-}
-
 /// The query's vector, or why there is none (then the mode falls back to BM25).
 struct Embedded {
     mode: Mode,
@@ -330,26 +304,50 @@ fn embed_query(
     out
 }
 
-/// [`search`] without the presentation: the ranked passages themselves. `query` is
-/// `req.query` analysed.
-pub fn rank(
-    index: &dyn Backend,
-    embedder: Option<&dyn Embedder>,
-    reranker: Option<&Reranker>,
-    query: &Query,
-    req: &SearchRequest,
-    config: &Config,
-) -> Result<RankedOutcome> {
-    let ordered = order(index, embedder, reranker, query, req, config)?;
-    let items = load(index, ordered.reranked, ordered.rest, req)?;
-    Ok(RankedOutcome {
-        mode: ordered.mode,
-        items,
-        warnings: ordered.warnings,
-        embed_ms: ordered.embed_ms,
-        rerank_ms: ordered.rerank_ms,
-        query_vector: ordered.query_vector,
-    })
+/// What a search runs on: an index, the query embedder and the reranker when there are
+/// ones, and the configuration.
+#[derive(Clone, Copy)]
+pub struct Retriever<'a> {
+    pub index: &'a dyn Backend,
+    pub embedder: Option<&'a dyn Embedder>,
+    pub reranker: Option<&'a Reranker>,
+    pub config: &'a Config,
+}
+
+impl Retriever<'_> {
+    /// Searches the index: lexical, vector or both fused. When vectors are asked for but the
+    /// embedder is missing or fails, answers from BM25 and says so in the warnings.
+    pub fn search(&self, query: &Query, req: &SearchRequest) -> Result<SearchOutcome> {
+        let r = self.rank(query, req)?;
+        let analyzer = self.index.analyzer();
+        Ok(SearchOutcome {
+            mode: r.mode,
+            hits: r
+                .items
+                .into_iter()
+                .enumerate()
+                .map(|(i, it)| to_hit(analyzer, i + 1, it.score, it.scores, it.chunk, query))
+                .collect(),
+            warnings: r.warnings,
+            embed_ms: r.embed_ms,
+            rerank_ms: r.rerank_ms,
+        })
+    }
+
+    /// [`Retriever::search`] without the presentation: the ranked passages themselves. `query`
+    /// is `req.query` analysed.
+    pub fn rank(&self, query: &Query, req: &SearchRequest) -> Result<RankedOutcome> {
+        let ordered = self.order(query, req)?;
+        let items = load(self.index, ordered.reranked, ordered.rest, req)?;
+        Ok(RankedOutcome {
+            mode: ordered.mode,
+            items,
+            warnings: ordered.warnings,
+            embed_ms: ordered.embed_ms,
+            rerank_ms: ordered.rerank_ms,
+            query_vector: ordered.query_vector,
+        })
+    }
 }
 
 /// The order of a request's passages before the rest are loaded: the reranked ones (loaded,
@@ -375,60 +373,6 @@ impl Ordered {
     }
 }
 
-/// Every stage of [`rank`] but loading the passages: validation, the caller's scope, the
-/// query's vector (with the fallback to BM25), the candidate lists, fusion and reranking.
-pub fn order(
-    index: &dyn Backend,
-    embedder: Option<&dyn Embedder>,
-    reranker: Option<&Reranker>,
-    query: &Query,
-    req: &SearchRequest,
-    config: &Config,
-) -> Result<Ordered> {
-    validate(req, config)?;
-    debug_assert_eq!(query.text, req.query);
-    let cancel = &req.cancel;
-    cancel.check("search")?;
-    let Some(filters) = req.filters.within(req.scope) else {
-        return Ok(Ordered {
-            mode: req.mode,
-            reranked: Vec::new(),
-            rest: Vec::new(),
-            warnings: Vec::new(),
-            embed_ms: None,
-            rerank_ms: None,
-            query_vector: None,
-        });
-    };
-    let req = &SearchRequest {
-        filters,
-        ..req.clone()
-    };
-    let embedded = embed_query(index, embedder, req.mode, query);
-    cancel.check("search")?;
-    let stage = Stage {
-        index,
-        query,
-        req,
-        config,
-        boosts: config.search.boost.for_lang(query.lang),
-    };
-    let (reranked, rest, rerank_ms) = match (embedded.mode, &embedded.vector) {
-        (Mode::Vector, Some(q)) => (Vec::new(), stage.vector_only(q)?, None),
-        (Mode::Hybrid, Some(q)) => stage.hybrid(reranker, q)?,
-        _ => (Vec::new(), stage.lexical_only()?, None),
-    };
-    Ok(Ordered {
-        mode: embedded.mode,
-        reranked,
-        rest,
-        warnings: embedded.warnings,
-        embed_ms: embedded.embed_ms,
-        rerank_ms,
-        query_vector: embedded.vector,
-    })
-}
-
 /// The first-stage lists of a hybrid search: lexical hits, vector hits, and their fusion.
 pub struct Lists {
     pub lexical: Vec<crate::index::lexical::LexicalHit>,
@@ -436,24 +380,79 @@ pub struct Lists {
     pub fused: Vec<(ChunkId, f32)>,
 }
 
-/// The hybrid lists of `query` (vector `q`) for `req` as [`rank`] builds them, `depth` fused
-/// passages deep: what reranker training learns from.
-pub fn hybrid_lists(
-    index: &dyn Backend,
-    query: &Query,
-    q: &[f32],
-    req: &SearchRequest,
-    config: &Config,
-    depth: usize,
-) -> Result<Lists> {
-    let stage = Stage {
-        index,
-        query,
-        req,
-        config,
-        boosts: config.search.boost.for_lang(query.lang),
-    };
-    stage.lists(q, depth)
+impl Retriever<'_> {
+    /// Every stage of [`Retriever::rank`] but loading the passages: validation, the caller's
+    /// scope, the query's vector (with the fallback to BM25), the candidate lists, fusion and
+    /// reranking.
+    pub fn order(&self, query: &Query, req: &SearchRequest) -> Result<Ordered> {
+        let Retriever {
+            index,
+            embedder,
+            reranker,
+            config,
+        } = *self;
+        validate(req, config)?;
+        debug_assert_eq!(query.text, req.query);
+        let cancel = &req.cancel;
+        cancel.check("search")?;
+        let Some(filters) = req.filters.within(req.scope) else {
+            return Ok(Ordered {
+                mode: req.mode,
+                reranked: Vec::new(),
+                rest: Vec::new(),
+                warnings: Vec::new(),
+                embed_ms: None,
+                rerank_ms: None,
+                query_vector: None,
+            });
+        };
+        let req = &SearchRequest {
+            filters,
+            ..req.clone()
+        };
+        let embedded = embed_query(index, embedder, req.mode, query);
+        cancel.check("search")?;
+        let stage = Stage {
+            index,
+            query,
+            req,
+            config,
+            boosts: config.search.boost.for_lang(query.lang),
+        };
+        let (reranked, rest, rerank_ms) = match (embedded.mode, &embedded.vector) {
+            (Mode::Vector, Some(q)) => (Vec::new(), stage.vector_only(q)?, None),
+            (Mode::Hybrid, Some(q)) => stage.hybrid(reranker, q)?,
+            _ => (Vec::new(), stage.lexical_only()?, None),
+        };
+        Ok(Ordered {
+            mode: embedded.mode,
+            reranked,
+            rest,
+            warnings: embedded.warnings,
+            embed_ms: embedded.embed_ms,
+            rerank_ms,
+            query_vector: embedded.vector,
+        })
+    }
+
+    /// The hybrid lists of `query` (vector `q`) for `req` as [`Retriever::rank`] builds them,
+    /// `depth` fused passages deep: what reranker training learns from.
+    pub fn hybrid_lists(
+        &self,
+        query: &Query,
+        q: &[f32],
+        req: &SearchRequest,
+        depth: usize,
+    ) -> Result<Lists> {
+        let stage = Stage {
+            index: self.index,
+            query,
+            req,
+            config: self.config,
+            boosts: self.config.search.boost.for_lang(query.lang),
+        };
+        stage.lists(q, depth)
+    }
 }
 
 /// One request's ranking stages, over one index.
