@@ -8,8 +8,6 @@ pub mod extract;
 pub mod llm;
 pub mod metrics;
 
-use serde::Serialize;
-
 use crate::analyze::Query;
 use crate::chunk::Chunk;
 use crate::embed::{cosine, Embedder};
@@ -59,8 +57,7 @@ impl Evidence {
 }
 
 /// Why kefu did not answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
     /// Nothing in the knowledge base matched.
     NoEvidence,
@@ -72,8 +69,20 @@ pub enum Reason {
     OutOfScope,
 }
 
+impl Reason {
+    /// The reason's name on the wire and in reports (`no_evidence`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::NoEvidence => "no_evidence",
+            Reason::LowConfidence => "low_confidence",
+            Reason::ConflictingSources => "conflicting_sources",
+            Reason::OutOfScope => "out_of_scope",
+        }
+    }
+}
+
 /// A cited source of one sentence.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Citation {
     /// The passage number shown as `[n]` (1-based, into `passages`).
     pub n: usize,
@@ -89,14 +98,14 @@ pub struct Citation {
 }
 
 /// One sentence of an answer and what supports it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct AnswerSentence {
     pub text: String,
     pub citations: Vec<Citation>,
 }
 
 /// A passage an answer cites, numbered as in the answer's `[n]` markers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct CitedPassage {
     pub n: usize,
     pub chunk_id: String,
@@ -113,13 +122,13 @@ pub struct CitedPassage {
 }
 
 /// What to tell the customer when kefu hands the question to a person.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Handoff {
     pub message: String,
 }
 
 /// A composed answer (before timings are added).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Composed {
     /// The language of the question (`en` or `zh`).
     pub language: String,
@@ -130,17 +139,13 @@ pub struct Composed {
     /// Calibrated probability that the evidence answers the question.
     pub confidence: f32,
     pub abstained: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub handoff: Option<Handoff>,
     /// `extractive`, `llm`, or `extractive_fallback` (the LLM reply was not usable).
     pub composer: String,
     /// Remarks for the reader (evidence only in another language, say).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     /// The confidence signals, for tuning and calibration.
-    #[serde(skip)]
     pub signals: Vec<f32>,
 }
 
@@ -368,8 +373,7 @@ impl Composer<'_> {
 }
 
 /// What a streaming caller is told as the answer forms.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "event", rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum AnswerEvent {
     /// A sentence, checked, with its citations.
     Sentence { sentence: AnswerSentence },

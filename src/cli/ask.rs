@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use kefu::http::dto::answer::AnswerResponse;
 use kefu::{AnswerRequest, Config};
 
 #[derive(clap::Args)]
@@ -31,7 +32,10 @@ pub fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     })?;
     let json = args.json;
     if json {
-        println!("{}", serde_json::to_string_pretty(&answer)?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&AnswerResponse::new(answer, None))?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     for w in &answer.warnings {
@@ -46,7 +50,7 @@ pub fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         if let Some(r) = c.reason {
             println!(
                 "\nabstained: {} (confidence {:.2})",
-                serde_json::to_value(r)?.as_str().unwrap_or(""),
+                r.as_str(),
                 c.confidence
             );
         }

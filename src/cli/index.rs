@@ -28,7 +28,8 @@ pub fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         },
     )?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let wire = kefu::http::dto::jobs::Report::from(report.clone());
+        println!("{}", serde_json::to_string_pretty(&wire)?);
     } else {
         print_report(&report, &corpus);
     }

@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use kefu::http::dto::search::SearchResponse;
 use kefu::{Config, Mode, SearchRequest};
 
 /// A retrieval mode on the command line.
@@ -66,14 +67,8 @@ pub fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let outcome = engine.search(&req)?;
     let took_ms = started.elapsed().as_secs_f64() * 1000.0;
     if json {
-        let out = serde_json::json!({
-            "query": req.query,
-            "mode": outcome.mode,
-            "generation": engine.generation().number,
-            "took_ms": took_ms,
-            "warnings": outcome.warnings,
-            "hits": outcome.hits,
-        });
+        let mut out = SearchResponse::new(outcome, engine.generation().number, took_ms);
+        out.query = Some(req.query);
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
         for w in &outcome.warnings {

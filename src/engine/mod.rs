@@ -48,13 +48,11 @@ pub struct AnswerRequest {
 }
 
 /// Milliseconds spent in each stage of answering.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct Timings {
     /// Embedding the question (part of `retrieve_ms`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub embed_ms: Option<f64>,
     /// Reranking the candidates (part of `retrieve_ms`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub rerank_ms: Option<f64>,
     /// Retrieval as a whole (analysing the question, ranking, gathering the evidence).
     pub retrieve_ms: f64,
@@ -62,23 +60,19 @@ pub struct Timings {
     pub compose_ms: f64,
     pub total_ms: f64,
     /// Every stage of the turn by name, in order.
-    #[serde(skip)]
     pub stages: Vec<StageTiming>,
 }
 
 /// An answer as returned to callers.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct Answer {
     pub question: String,
-    #[serde(flatten)]
     pub composed: answer::Composed,
     /// The retrieval mode used (bm25 when the embedding model is unavailable).
     pub mode: Mode,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     pub timings: Timings,
     /// The passages the answer was composed from, best first (cited or not).
-    #[serde(skip)]
     pub evidence: Vec<crate::chunk::Chunk>,
 }
 

@@ -19,7 +19,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::auth::{Keys, Need};
-use super::{ApiError, ApiResult};
+use super::error::{ApiError, ApiResult};
 use crate::cancel::{Cancel, CancelOnDrop};
 use crate::config::HttpConfig;
 use crate::domain::Role;
@@ -240,7 +240,7 @@ impl Admission {
     pub async fn json<T: serde::de::DeserializeOwned>(
         &self,
         req: &HttpRequest,
-        mut payload: web::Payload,
+        mut payload: actix_web::dev::Payload,
         limit: usize,
         max_depth: usize,
         upload: bool,

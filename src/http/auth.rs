@@ -236,22 +236,22 @@ mod tests {
         ]);
         let e = presented_key(&h).expect_err("malformed");
         assert!(
-            e.message.contains("malformed Authorization"),
+            e.message().contains("malformed Authorization"),
             "{}",
-            e.message
+            e.message()
         );
         let h = headers(&[("authorization", b"Basic abc")]);
         assert!(presented_key(&h)
             .expect_err("basic")
-            .message
+            .message()
             .contains("scheme"));
         let h = headers(&[("authorization", "Bearer ключ".as_bytes())]);
         assert!(presented_key(&h)
             .expect_err("non-ascii")
-            .message
+            .message()
             .contains("malformed"));
         let e = presented_key(&headers(&[])).expect_err("missing");
-        assert!(e.message.contains("missing API key"));
+        assert!(e.message().contains("missing API key"));
     }
 
     #[test]

@@ -1,13 +1,11 @@
 //! A document as a caller may read it, by id, within the caller's scope.
 
-use serde::Serialize;
-
 use super::{Filters, Scope};
 use crate::error::Result;
 use crate::index::Backend;
 
 /// A document as a caller may see it: its metadata and its passages in order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct DocumentView {
     pub doc_id: String,
     pub title: String,
@@ -20,7 +18,7 @@ pub struct DocumentView {
 }
 
 /// One passage of a [`DocumentView`].
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct PassageView {
     pub chunk_id: String,
     pub heading_path: Vec<String>,

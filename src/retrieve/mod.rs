@@ -11,8 +11,6 @@ pub use request::{check_query_text, validate, Filters, Mode, SearchRequest};
 
 use std::collections::HashMap;
 
-use serde::Serialize;
-
 use crate::analyze::Query;
 use crate::chunk::Chunk;
 use crate::config::Config;
@@ -25,37 +23,30 @@ use crate::index::Backend;
 use crate::rerank::{self, Reranker};
 
 /// Scores of a hit by stage (absent where the stage did not see the passage).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default)]
 pub struct StageScores {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub bm25: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub vector: Option<f32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub fused: Option<f32>,
     /// The second-stage ranker's score (reranked hits come first, by this score).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub rerank: Option<f32>,
 }
 
 /// The answer to a search: the hits, the mode actually used, and any warnings (a fallback to
 /// BM25 when the embedding model is unavailable).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SearchOutcome {
     pub mode: Mode,
     pub hits: Vec<Hit>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// Milliseconds spent embedding the query (absent when no embedding was made).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub embed_ms: Option<f64>,
     /// Milliseconds spent reranking (absent when no reranking ran).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub rerank_ms: Option<f64>,
 }
 
 /// One ranked passage.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Hit {
     pub rank: usize,
     pub score: f32,

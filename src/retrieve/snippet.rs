@@ -3,12 +3,10 @@
 
 use std::collections::HashSet;
 
-use serde::Serialize;
-
 use crate::analyze::{Analyzer, Query, Stream};
 
 /// A snippet and where its matches are (byte ranges into `text`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Snippet {
     pub text: String,
     pub highlights: Vec<(usize, usize)>,

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::config::Config;
@@ -17,8 +16,7 @@ use crate::retrieve::Scope;
 use crate::Engine;
 
 /// The formats a document can be uploaded in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UploadFormat {
     Markdown,
     Html,
@@ -38,16 +36,14 @@ impl UploadFormat {
     }
 }
 
-/// The body of `PUT /v1/documents/{id}`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A document to write (the body of `PUT /v1/documents/{id}`, read by `http::dto`).
+#[derive(Debug, Clone)]
 pub struct Upload {
     pub format: UploadFormat,
     /// The document's source text (Markdown, HTML, plain text), or the ticket as a JSON object.
     pub content: Value,
     /// Front-matter keys (title, doc_type, language, audience, products, category, tags,
     /// effective_date, version, warranty); not for tickets, which carry their own fields.
-    #[serde(default)]
     pub metadata: Map<String, Value>,
 }
 

@@ -2,156 +2,13 @@
 //! and error paths, roles, limits, documents written while searches run, a failing reindex job,
 //! saturation and shutdown.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use crate::support::server::{code, Server, ADMIN, AGENT, BOT, WRITER};
 use crate::{repo, Workspace};
-
-pub const BOT: &str = "test-bot-key-1";
-pub const AGENT: &str = "test-agent-key-1";
-pub const WRITER: &str = "test-writer-key-1";
-pub const ADMIN: &str = "test-admin-key-1";
-
-/// A `kefu serve` child process on a free port, killed when dropped.
-pub struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    pub fn start(ws: &Workspace, env: &[(&str, &str)]) -> Server {
-        let server = Self::spawn(ws, env);
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while server.call("GET", "/readyz", None, None).0 != 200 {
-            assert!(Instant::now() < deadline, "never ready");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        server
-    }
-
-    /// `http://ADDR` of the server.
-    pub fn base(&self) -> &str {
-        &self.base
-    }
-
-    /// Kills the server at once (SIGKILL), as a crash would.
-    pub fn kill(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Starts the server without waiting for it to be ready.
-    fn spawn(ws: &Workspace, env: &[(&str, &str)]) -> Server {
-        let log = std::fs::File::create(ws.dir.path().join("server.log")).expect("log file");
-        let mut cmd = ws.cmd(&["serve", "--bind", "127.0.0.1:0"]);
-        cmd.env(
-            "KEFU_API_KEYS",
-            format!("bot:{BOT},agent:{AGENT},writer:{WRITER},admin:{ADMIN}"),
-        )
-        .stdout(Stdio::piped())
-        .stderr(log);
-        // tests of other things send searches in tight loops; rate limits have their own test
-        cmd.env("KEFU__HTTP__RATE_LIMIT_PER_S", "0");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn kefu serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read the address");
-        let base = line
-            .trim()
-            .strip_prefix("kefu: listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
-        Server { child, base }
-    }
-
-    /// (status, JSON body or `null`) of a request.
-    pub fn call(
-        &self,
-        method: &str,
-        path: &str,
-        key: Option<&str>,
-        body: Option<&Value>,
-    ) -> (u16, Value) {
-        let (status, text) = self.raw(method, path, key, body.map(|b| b.to_string()));
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    pub fn raw(
-        &self,
-        method: &str,
-        path: &str,
-        key: Option<&str>,
-        body: Option<String>,
-    ) -> (u16, String) {
-        let mut req =
-            ureq::request(method, &format!("{}{path}", self.base)).timeout(Duration::from_secs(60));
-        if let Some(k) = key {
-            req = req.set("Authorization", &format!("Bearer {k}"));
-        }
-        let res = match body {
-            Some(b) => req.set("Content-Type", "application/json").send_string(&b),
-            None => req.call(),
-        };
-        match res {
-            Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
-            Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
-            Err(e) => panic!("{method} {path}: {e}"),
-        }
-    }
-
-    /// (status, body text) of a request with a JSON body, whatever the response type.
-    pub fn raw_with_type(
-        &self,
-        method: &str,
-        path: &str,
-        key: Option<&str>,
-        body: String,
-    ) -> (u16, String) {
-        self.raw(method, path, key, Some(body))
-    }
-
-    pub fn search(&self, key: &str, body: Value) -> Value {
-        let (status, v) = self.call("POST", "/v1/search", Some(key), Some(&body));
-        assert_eq!(status, 200, "{v}");
-        v
-    }
-
-    /// Waits for a job to end; returns its final status.
-    pub fn wait_job(&self, id: u64) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            let (status, job) = self.call("GET", &format!("/v1/jobs/{id}"), Some(WRITER), None);
-            assert_eq!(status, 200, "{job}");
-            if job["state"] == "succeeded"
-                || job["state"] == "failed"
-                || job["state"] == "cancelled"
-            {
-                return job;
-            }
-            assert!(Instant::now() < deadline, "job {id} never ended: {job}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub fn code(v: &Value) -> &str {
-    v["error"]["code"].as_str().unwrap_or("")
-}
 
 fn audiences(v: &Value) -> Vec<String> {
     v["hits"]
@@ -164,13 +21,17 @@ fn audiences(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-#[test]
-fn search_roles_limits_and_every_documented_route() {
-    let ws = Workspace::new(&repo().join("corpus"));
+/// A server over a copy of the demo index.
+fn demo_server() -> (Workspace, Server) {
+    let ws = Workspace::demo();
     let s = Server::start(&ws, &[]);
-    assert_eq!(s.call("GET", "/healthz", None, None).0, 200);
+    (ws, s)
+}
 
-    // an English and a Chinese question
+#[test]
+fn search_answers_an_english_and_a_chinese_question() {
+    let (_ws, s) = demo_server();
+    assert_eq!(s.call("GET", "/healthz", None, None).0, 200);
     let en = s.search(
         BOT,
         json!({"query": "How long is the warranty of the X9 Pro battery?", "mode": "bm25"}),
@@ -179,8 +40,16 @@ fn search_roles_limits_and_every_documented_route() {
     let zh = s.search(BOT, json!({"query": "洗衣机显示E21怎么办", "top_k": 3}));
     assert_eq!(zh["hits"].as_array().expect("hits").len(), 3);
     assert!(zh["hits"][0]["scores"]["bm25"].is_number(), "{zh}");
+    let rrf = s.search(
+        BOT,
+        json!({"query": "warranty", "fusion": {"method": "rrf", "rrf_k": 10}}),
+    );
+    assert!(rrf["hits"].as_array().is_some_and(|h| !h.is_empty()));
+}
 
-    // the audience rule: an internal escalation note exists for agents, never for bots
+#[test]
+fn a_bot_never_sees_an_internal_passage_or_document() {
+    let (_ws, s) = demo_server();
     let q = json!({"query": "escalation rules queues time limits legal threat media", "top_k": 20});
     let agent = s.search(AGENT, q.clone());
     let internal: Vec<&Value> = agent["hits"]
@@ -209,8 +78,11 @@ fn search_roles_limits_and_every_documented_route() {
     assert!(!doc["passages"].as_array().expect("passages").is_empty());
     let (st, doc) = s.call("GET", "/v1/documents/faq-general-zh", Some(BOT), None);
     assert_eq!((st, doc["audience"].as_str()), (200, Some("public")));
+}
 
-    // keys and roles
+#[test]
+fn keys_and_roles_are_required() {
+    let (_ws, s) = demo_server();
     let body = json!({"query": "warranty"});
     let (st, v) = s.call("POST", "/v1/search", None, Some(&body));
     assert_eq!((st, code(&v)), (401, "unauthorized"));
@@ -230,8 +102,11 @@ fn search_roles_limits_and_every_documented_route() {
         s.call("PUT", "/v1/documents/x", Some(BOT), Some(&up)).0,
         403
     );
+}
 
-    // bad requests get clear 4xx errors and the server keeps serving
+#[test]
+fn bad_requests_get_clear_errors_and_serving_goes_on() {
+    let (_ws, s) = demo_server();
     let big = json!({"query": "a".repeat(70_000)});
     let (st, v) = s.call("POST", "/v1/search", Some(BOT), Some(&big));
     assert_eq!((st, code(&v)), (413, "body_too_large"));
@@ -267,27 +142,27 @@ fn search_roles_limits_and_every_documented_route() {
             "{bad}: {v}"
         );
     }
-    let rrf = s.search(
-        BOT,
-        json!({"query": "warranty", "fusion": {"method": "rrf", "rrf_k": 10}}),
-    );
-    assert!(rrf["hits"].as_array().is_some_and(|h| !h.is_empty()));
     let (st, v) = s.call("GET", "/nowhere", None, None);
     assert_eq!((st, code(&v)), (404, "no_route"));
     let (st, v) = s.call("GET", "/v1/search", Some(BOT), None);
     assert_eq!((st, code(&v)), (405, "method_not_allowed"));
     s.search(BOT, json!({"query": "still serving"}));
+}
 
-    // the OpenAPI document matches the real routes: every operation it lists is routed
+#[test]
+fn every_operation_the_openapi_document_lists_is_routed() {
+    let (_ws, s) = demo_server();
     let (st, api) = s.call("GET", "/openapi.json", None, None);
     assert_eq!(st, 200);
+    assert!(api["openapi"].as_str().is_some_and(|v| v.starts_with('3')));
     let paths = api["paths"].as_object().expect("paths");
-    assert!(paths.len() >= 8);
+    let mut operations = 0;
     for (path, item) in paths {
         for method in ["get", "put", "post", "delete"] {
             if item.get(method).is_none() {
                 continue;
             }
+            operations += 1;
             let concrete = path.replace(
                 "{id}",
                 if path.contains("jobs") {
@@ -308,12 +183,22 @@ fn search_roles_limits_and_every_documented_route() {
             );
         }
     }
+    assert_eq!(operations, 12);
+    let (st, _) = s.call("OPTIONS", "/v1/documents/faq-general-zh", None, None);
+    assert_eq!(st, 204);
+}
 
-    // metrics
+#[test]
+fn metrics_pass_promtool_and_count_the_requests() {
+    let (_ws, s) = demo_server();
+    s.search(BOT, json!({"query": "warranty"}));
+    let (st, _) = s.call("POST", "/v1/search", None, Some(&json!({"query": "x"})));
+    assert_eq!(st, 401);
     let (st, text) = s.raw("GET", "/metrics", None, None);
     assert_eq!(st, 200);
     for needle in [
-        "kefu_http_requests_total{route=\"/v1/search\",method=\"POST\",status=\"200\"}",
+        "kefu_http_requests_total{route=\"/v1/search\",method=\"POST\",status=\"200\"} 1",
+        "kefu_http_requests_total{route=\"/v1/search\",method=\"POST\",status=\"401\"} 1",
         "kefu_http_request_duration_seconds_bucket{route=\"/v1/search\"",
         "kefu_index_generation 1",
         "kefu_passages ",
@@ -322,6 +207,25 @@ fn search_roles_limits_and_every_documented_route() {
     ] {
         assert!(text.contains(needle), "metrics lack {needle}:\n{text}");
     }
+    let mut check = std::process::Command::new(crate::support::tools::promtool())
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run promtool");
+    {
+        use std::io::Write as _;
+        let mut stdin = check.stdin.take().expect("stdin");
+        stdin.write_all(text.as_bytes()).expect("write metrics");
+    }
+    let out = check.wait_with_output().expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -332,7 +236,7 @@ fn documents_change_while_searches_run_and_roles_hold() {
     // searches run the whole time, from four threads: every one must succeed
     let searchers: Vec<_> = (0..4)
         .map(|i| {
-            let base = s.base.clone();
+            let base = s.base().to_string();
             let stop = stop.clone();
             std::thread::spawn(move || {
                 let mut n = 0;
@@ -526,25 +430,26 @@ fn a_failing_reindex_job_leaves_search_untouched() {
         &[("KEFU__HTTP__CORS_ORIGINS", "[\"https://help.example.com\"]")],
     );
     // CORS: the configured origin may call from a browser, another may not
-    let preflight = |origin: &str| match ureq::request("OPTIONS", &format!("{}/v1/search", s.base))
-        .set("Origin", origin)
-        .set("Access-Control-Request-Method", "POST")
-        .set(
-            "Access-Control-Request-Headers",
-            "authorization, content-type",
-        )
-        .call()
-    {
-        Ok(r) => (
-            r.status(),
-            r.header("access-control-allow-origin").map(str::to_string),
-        ),
-        Err(ureq::Error::Status(c, r)) => (
-            c,
-            r.header("access-control-allow-origin").map(str::to_string),
-        ),
-        Err(e) => panic!("preflight: {e}"),
-    };
+    let preflight =
+        |origin: &str| match ureq::request("OPTIONS", &format!("{}/v1/search", s.base()))
+            .set("Origin", origin)
+            .set("Access-Control-Request-Method", "POST")
+            .set(
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            )
+            .call()
+        {
+            Ok(r) => (
+                r.status(),
+                r.header("access-control-allow-origin").map(str::to_string),
+            ),
+            Err(ureq::Error::Status(c, r)) => (
+                c,
+                r.header("access-control-allow-origin").map(str::to_string),
+            ),
+            Err(e) => panic!("preflight: {e}"),
+        };
     let (st, allow) = preflight("https://help.example.com");
     assert_eq!(
         (st, allow.as_deref()),
@@ -585,7 +490,7 @@ fn saturation_gets_quick_503s_then_normal_service_and_sigterm_stops_cleanly() {
     let long_query = "warranty battery screen repair 保修 电池 屏幕 维修 ".repeat(20);
     let handles: Vec<_> = (0..32)
         .map(|_| {
-            let base = s.base.clone();
+            let base = s.base().to_string();
             let q = long_query.clone();
             std::thread::spawn(move || {
                 let mut seen = Vec::new();

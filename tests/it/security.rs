@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::http::{code, Server, ADMIN, AGENT, BOT, WRITER};
+use crate::support::server::{code, Server, ADMIN, AGENT, BOT, WRITER};
 use crate::{repo, Workspace};
 
 /// A workspace over a few demo files: public policies and FAQs, internal tickets and notes.

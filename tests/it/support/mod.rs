@@ -1,0 +1,6 @@
+//! What the integration tests share.
+
+pub mod llm;
+pub mod server;
+pub mod tools;
+pub mod workspace;

@@ -1,0 +1,147 @@
+//! Workspaces: a config file, a corpus folder and an index folder of their own, and the
+//! `kefu` binary run against them. One demo index is built per test run and copied into
+//! every workspace that asks for it, so tests that read the demo corpus do not rebuild it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// The repository root (where the demo corpus lives).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scratch workspace: a config file pointing at `corpus` and a fresh index folder.
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+    pub corpus: PathBuf,
+}
+
+impl Workspace {
+    /// A workspace over `corpus` (which is read, never written).
+    pub fn new(corpus: &Path) -> Workspace {
+        Self::create(tempfile::tempdir().expect("tempdir"), corpus.to_path_buf())
+    }
+
+    /// A workspace with its own, writable corpus folder (initially empty).
+    pub fn with_own_corpus() -> Workspace {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let corpus = dir.path().join("corpus");
+        std::fs::create_dir_all(&corpus).expect("mkdir");
+        Self::create(dir, corpus)
+    }
+
+    /// A workspace whose own corpus holds copies of these files of the demo corpus.
+    pub fn with_files(files: &[&str]) -> Workspace {
+        let ws = Self::with_own_corpus();
+        for f in files {
+            let to = ws.corpus.join(f);
+            std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+            std::fs::copy(repo().join("corpus").join(f), to).expect("copy");
+        }
+        ws
+    }
+
+    fn create(dir: tempfile::TempDir, corpus: PathBuf) -> Workspace {
+        let config = format!(
+            "[corpus]\ndir = {:?}\n[index]\ndir = {:?}\n[analysis]\nuser_dict = {:?}\n[vector]\nenabled = false\n[log]\nlevel = \"info\"\n",
+            corpus.display().to_string(),
+            dir.path().join("indexes").display().to_string(),
+            repo().join("corpus/dict/user.dict").display().to_string(),
+        );
+        std::fs::write(dir.path().join("config.toml"), config).expect("write config");
+        Workspace { dir, corpus }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    pub fn index_dir(&self) -> PathBuf {
+        self.dir.path().join("indexes")
+    }
+
+    /// A workspace over the demo corpus with the demo index already built: a copy of one
+    /// index built once per test run (tests may write to their copy).
+    pub fn demo() -> Workspace {
+        static BUILT: OnceLock<Workspace> = OnceLock::new();
+        let built = BUILT.get_or_init(|| {
+            let ws = Workspace::new(&repo().join("corpus"));
+            let out = ws.run(&["index"]);
+            assert!(out.status.success(), "the demo index: {}", text(&out));
+            ws
+        });
+        let ws = Workspace::new(&repo().join("corpus"));
+        copy_dir(&built.index_dir(), &ws.index_dir());
+        ws
+    }
+
+    /// A `kefu` command with this workspace's config.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kefu"));
+        c.arg("--config").arg(self.config()).args(args);
+        c.env_remove("RUST_LOG");
+        for (k, _) in std::env::vars() {
+            if k.starts_with("KEFU__") {
+                c.env_remove(k);
+            }
+        }
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `kefu` and returns its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().expect("run kefu")
+    }
+
+    /// Runs `kefu search --json` and returns the parsed response.
+    pub fn search(&self, query: &str, extra: &[&str]) -> serde_json::Value {
+        let mut args = vec!["search", query, "--json"];
+        args.extend_from_slice(extra);
+        let out = self.run(&args);
+        assert!(
+            out.status.success(),
+            "search failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("search prints JSON")
+    }
+}
+
+/// The doc ids of a search response, in rank order.
+pub fn doc_ids(resp: &serde_json::Value) -> Vec<String> {
+    resp["hits"]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .map(|h| h["doc_id"].as_str().expect("doc_id").to_string())
+        .collect()
+}
+
+/// Text of a process output, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Copies the folder `from` to `to` (files and folders; symbolic links as links).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().expect("file type");
+        if kind.is_symlink() {
+            let target = std::fs::read_link(&src).expect("read link");
+            std::os::unix::fs::symlink(target, &dst).expect("symlink");
+        } else if kind.is_dir() {
+            copy_dir(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).expect("copy");
+        }
+    }
+}
