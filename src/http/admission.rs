@@ -113,7 +113,8 @@ fn kib(bytes: usize) -> u32 {
 }
 
 impl Admission {
-    pub fn new(config: &HttpConfig, keys: Keys, threads: usize) -> Result<Admission> {
+    pub fn new(config: &HttpConfig, keys: Keys) -> Result<Admission> {
+        let threads = config.cpu_pool_threads();
         let limiter = match (
             NonZeroU32::new(config.rate_limit_per_s),
             NonZeroU32::new(config.rate_limit_burst),
@@ -125,15 +126,7 @@ impl Admission {
         };
         Ok(Admission {
             keys,
-            light: Pool::new(
-                "light",
-                if config.light_threads == 0 {
-                    threads
-                } else {
-                    config.light_threads
-                },
-                config.max_inflight,
-            )?,
+            light: Pool::new("light", config.light_pool_threads(), config.max_inflight)?,
             heavy: Pool::new("cpu", threads, config.max_inflight_heavy)?,
             llm: Pool::new("llm", config.llm_threads, config.llm_threads * 2)?,
             uploads: Arc::new(Semaphore::new(config.max_uploads_receiving)),

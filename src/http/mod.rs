@@ -157,25 +157,13 @@ pub fn serve(service: Arc<Service>, bind: &str) -> Result<()> {
             auth::KEYS_ENV
         );
     }
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let cpu_threads = if config.http.cpu_threads == 0 {
-        cores
-    } else {
-        config.http.cpu_threads
-    };
-    let admission = Admission::new(&config.http, keys, cpu_threads)?;
+    let admission = Admission::new(&config.http, keys)?;
     let state = web::Data::new(State {
         service,
         admission,
         metrics: Arc::new(Metrics::default()),
     });
-    // the async workers only parse, route and copy bytes (the CPU pool does the work): half
-    // the cores measured fastest on two (3,116 against 2,972 BM25 requests/s with one per core)
-    let workers = if config.http.workers == 0 {
-        (cores / 2).max(1)
-    } else {
-        config.http.workers
-    };
+    let workers = config.http.async_workers();
     let origins = config.http.cors_origins.clone();
     let system = actix_web::rt::System::new();
     system.block_on(async move {
