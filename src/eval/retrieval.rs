@@ -195,45 +195,70 @@ pub fn evaluate(
             ann.1,
         )?;
     }
-    let n = judged.len().max(1) as f64;
-    let embed_p50 = (!embed_ms.is_empty()).then(|| median(embed_ms.clone()));
+    let measured = Measured {
+        queries: judged.len(),
+        lexical_s: prep.lexical_s,
+        embed_s: prep.embed_s,
+        vector_s,
+        embed_p50: (!embed_ms.is_empty()).then(|| median(embed_ms.clone())),
+        search_p50: (!search_ms.is_empty()).then(|| median(search_ms.clone())),
+        rerank_p50: (!rerank_ms.is_empty()).then(|| median(rerank_ms.clone())),
+        ann,
+    };
     Ok(modes
         .iter()
         .zip(accs)
-        .map(|(m, acc)| {
-            let mut lat = acc.latencies.clone();
-            lat.sort_by(f64::total_cmp);
-            let vector = *m != EvalMode::Bm25;
-            EvalResult {
-                dataset: ds.name.clone(),
-                mode: m.name().into(),
-                queries: judged.len(),
-                ndcg10: acc.ndcg / n,
-                recall100: acc.recall / n,
-                mrr10: acc.mrr / n,
-                index_s: match m {
-                    EvalMode::Bm25 => prep.lexical_s,
-                    EvalMode::Vector => vector_s,
-                    EvalMode::Hybrid | EvalMode::Rerank => prep.lexical_s + vector_s,
-                },
-                p50_ms: quantile(&lat, 0.5),
-                p99_ms: quantile(&lat, 0.99),
-                qps: if acc.total_s > 0.0 {
-                    judged.len() as f64 / acc.total_s
-                } else {
-                    0.0
-                },
-                embed_s: vector.then_some(prep.embed_s),
-                embed_p50_ms: if vector { embed_p50 } else { None },
-                search_p50_ms: (*m == EvalMode::Vector && !search_ms.is_empty())
-                    .then(|| median(search_ms.clone())),
-                ann_recall10: (*m == EvalMode::Vector && ann.1 > 0)
-                    .then(|| ann.0 as f64 / ann.1 as f64),
-                rerank_p50_ms: (*m == EvalMode::Rerank && !rerank_ms.is_empty())
-                    .then(|| median(rerank_ms.clone())),
-            }
-        })
+        .map(|(m, acc)| measured.result(&ds.name, *m, &acc))
         .collect())
+}
+
+/// What one evaluation run measured besides the per-mode accumulators.
+struct Measured {
+    queries: usize,
+    lexical_s: f64,
+    embed_s: f64,
+    vector_s: f64,
+    embed_p50: Option<f64>,
+    search_p50: Option<f64>,
+    rerank_p50: Option<f64>,
+    /// (true neighbours found, neighbours asked for) of the vector searches.
+    ann: (usize, usize),
+}
+
+impl Measured {
+    /// The figures of mode `m` on dataset `dataset`.
+    fn result(&self, dataset: &str, m: EvalMode, acc: &Acc) -> EvalResult {
+        let n = self.queries.max(1) as f64;
+        let mut lat = acc.latencies.clone();
+        lat.sort_by(f64::total_cmp);
+        let vector = m != EvalMode::Bm25;
+        EvalResult {
+            dataset: dataset.to_string(),
+            mode: m.name().into(),
+            queries: self.queries,
+            ndcg10: acc.ndcg / n,
+            recall100: acc.recall / n,
+            mrr10: acc.mrr / n,
+            index_s: match m {
+                EvalMode::Bm25 => self.lexical_s,
+                EvalMode::Vector => self.vector_s,
+                EvalMode::Hybrid | EvalMode::Rerank => self.lexical_s + self.vector_s,
+            },
+            p50_ms: quantile(&lat, 0.5),
+            p99_ms: quantile(&lat, 0.99),
+            qps: if acc.total_s > 0.0 {
+                self.queries as f64 / acc.total_s
+            } else {
+                0.0
+            },
+            embed_s: vector.then_some(self.embed_s),
+            embed_p50_ms: if vector { self.embed_p50 } else { None },
+            search_p50_ms: self.search_p50.filter(|_| m == EvalMode::Vector),
+            ann_recall10: (m == EvalMode::Vector && self.ann.1 > 0)
+                .then(|| self.ann.0 as f64 / self.ann.1 as f64),
+            rerank_p50_ms: self.rerank_p50.filter(|_| m == EvalMode::Rerank),
+        }
+    }
 }
 
 /// Recall of the approximate top 10 (`found`, best first) against exact search over the same

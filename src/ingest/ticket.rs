@@ -75,25 +75,7 @@ fn to_document(
         return Err(format!("ticket {id} has no messages"));
     }
     let allow = &ctx.config.redact.allow;
-    let mut customer = Vec::new();
-    let mut agent = Vec::new();
-    for (i, m) in t.messages.iter().enumerate() {
-        let s = side(&m.role).ok_or_else(|| {
-            format!(
-                "ticket {id}: message {} has unknown role `{}` (customer or agent)",
-                i + 1,
-                m.role
-            )
-        })?;
-        let text = redact(m.text.trim(), allow).0;
-        if text.is_empty() {
-            continue;
-        }
-        match s {
-            Side::Customer => customer.push(text),
-            Side::Agent => agent.push(text),
-        }
-    }
+    let (customer, agent) = thread(&t, &id, allow)?;
     let all_text = customer
         .iter()
         .chain(agent.iter())
@@ -162,19 +144,6 @@ fn to_document(
         Some(p) => format!("{label} {id} · {p}"),
         None => format!("{label} {id}"),
     };
-    let mut extra = BTreeMap::new();
-    if !summary.is_empty() {
-        extra.insert("summary".to_string(), serde_json::Value::String(summary));
-    }
-    for (k, v) in [
-        ("channel", &t.channel),
-        ("status", &t.status),
-        ("created_at", &t.created_at),
-    ] {
-        if let Some(v) = v {
-            extra.insert(k.to_string(), serde_json::Value::String(v.clone()));
-        }
-    }
     let meta = DocMeta {
         id,
         title,
@@ -196,12 +165,59 @@ fn to_document(
         version: None,
         warranty: Vec::new(),
         source: ctx.rel_path.to_string(),
-        extra,
+        extra: extra(&t, summary),
     };
     Ok(Document {
         meta: Arc::new(meta),
         blocks,
     })
+}
+
+/// The customer's and the agent's messages of a ticket, redacted, in order (empty ones left
+/// out).
+fn thread(
+    t: &TicketRecord,
+    id: &str,
+    allow: &[String],
+) -> Result<(Vec<String>, Vec<String>), String> {
+    let mut customer = Vec::new();
+    let mut agent = Vec::new();
+    for (i, m) in t.messages.iter().enumerate() {
+        let s = side(&m.role).ok_or_else(|| {
+            format!(
+                "ticket {id}: message {} has unknown role `{}` (customer or agent)",
+                i + 1,
+                m.role
+            )
+        })?;
+        let text = redact(m.text.trim(), allow).0;
+        if text.is_empty() {
+            continue;
+        }
+        match s {
+            Side::Customer => customer.push(text),
+            Side::Agent => agent.push(text),
+        }
+    }
+    Ok((customer, agent))
+}
+
+/// The ticket's fields kept as extra metadata: the summary, channel, status and creation time.
+fn extra(t: &TicketRecord, summary: String) -> BTreeMap<String, serde_json::Value> {
+    let mut extra = BTreeMap::new();
+    if !summary.is_empty() {
+        extra.insert("summary".to_string(), serde_json::Value::String(summary));
+    }
+    for (k, v) in [
+        ("channel", &t.channel),
+        ("status", &t.status),
+        ("created_at", &t.created_at),
+    ] {
+        if let Some(v) = v {
+            extra.insert(k.to_string(), serde_json::Value::String(v.clone()));
+        }
+    }
+    extra
 }
 
 /// The first sentence of `s`, cut to at most `max` characters.

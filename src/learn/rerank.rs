@@ -293,14 +293,8 @@ pub fn train_models(data: &[SetData], l2: &[f64], say: &mut dyn FnMut(&str)) -> 
     // the penalty that gives its sets the
     // best mean 4-fold cross-validated nDCG@10 (new questions of known sets); the left-out
     // figure is the model trained on the group's other sets (a set never seen)
-    let fmt = |v: &[f64]| {
-        v.iter()
-            .map(|v| format!("{v:.4}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
     let mut trained: Vec<(&str, crate::rerank::LinearModel)> = Vec::new();
-    let mut table: Vec<(String, usize, f64, f64, Option<f64>, f64)> = Vec::new();
+    let mut table: Vec<Row> = Vec::new();
     for (group, lang, cross) in [
         ("en", Lang::En, false),
         ("zh", Lang::Zh, false),
@@ -326,48 +320,7 @@ pub fn train_models(data: &[SetData], l2: &[f64], say: &mut dyn FnMut(&str)) -> 
                 lang.as_str()
             )));
         }
-        // (penalty, mean cross-validated nDCG, per set: cross-validated, left out)
-        type Row = (f64, f64, Vec<f64>, Vec<Option<f64>>);
-        let mut best: Option<Row> = None;
-        for &penalty in l2 {
-            let opts = crate::rerank::linear::TrainOptions {
-                l2: penalty,
-                ..Default::default()
-            };
-            let (cv, left_out) = rayon::join(
-                || cross_validate(&sets, 4, opts),
-                || -> crate::Result<Vec<Option<f64>>> {
-                    use rayon::prelude::*;
-                    (0..sets.len())
-                        .into_par_iter()
-                        .map(|i| {
-                            let others: Vec<&SetData> = sets
-                                .iter()
-                                .enumerate()
-                                .filter(|(j, _)| *j != i)
-                                .map(|(_, s)| *s)
-                                .collect();
-                            if others.is_empty() {
-                                return Ok(None);
-                            }
-                            Ok(Some(ndcg(sets[i], Some(&train(&others, opts)?))))
-                        })
-                        .collect()
-                },
-            );
-            let (cv, left_out) = (cv?, left_out?);
-            let mean = cv.iter().sum::<f64>() / cv.len() as f64;
-            say(&format!(
-                "{group} l2 {penalty:<8} cross-validated: {} (mean {mean:.4})",
-                fmt(&cv)
-            ));
-            if best.as_ref().is_none_or(|b| mean > b.1) {
-                best = Some((penalty, mean, cv, left_out));
-            }
-        }
-        let Some((penalty, _, cv, left_out)) = best else {
-            return Err(Error::InvalidRequest("no L2 penalty given".into()));
-        };
+        let (penalty, cv, left_out) = choose_penalty(&sets, l2, group, say)?;
         let opts = crate::rerank::linear::TrainOptions {
             l2: penalty,
             ..Default::default()
@@ -392,35 +345,7 @@ pub fn train_models(data: &[SetData], l2: &[f64], say: &mut dyn FnMut(&str)) -> 
         }
         trained.push((group, model));
     }
-    say(&format!(
-        "{:<18} {:>7} {:>8} {:>14} {:>9} {:>9}",
-        "dataset", "queries", "hybrid", "cross-valid.", "left-out", "trained"
-    ));
-    for (name, n, hybrid, cv, lo, trained) in &table {
-        say(&format!(
-            "{:<18} {:>7} {:>8.4} {:>14.4} {:>9} {:>9.4}",
-            name,
-            n,
-            hybrid,
-            cv,
-            lo.map_or("-".to_string(), |v| format!("{v:.4}")),
-            trained
-        ));
-    }
-    for (group, model) in &trained {
-        let mut weights: Vec<(&String, f32)> = model
-            .features
-            .iter()
-            .zip(model.weights.iter().copied())
-            .collect();
-        weights.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
-        say(&format!(
-            "{group} weights (standardised features, largest first):"
-        ));
-        for (f, w) in weights.iter().take(12) {
-            say(&format!("  {f:<18} {w:+.4}"));
-        }
-    }
+    report(&table, &trained, say);
     let mut take = |g: &str| {
         trained
             .iter()
@@ -436,4 +361,102 @@ pub fn train_models(data: &[SetData], l2: &[f64], say: &mut dyn FnMut(&str)) -> 
         zh,
         cross: take("cross"),
     })
+}
+
+/// A line of the training report: set, questions, nDCG@10 of hybrid, cross-validated,
+/// left out, and with the trained model.
+type Row = (String, usize, f64, f64, Option<f64>, f64);
+
+/// The L2 penalty among `l2` that gives `sets` the best mean 4-fold cross-validated nDCG@10,
+/// with each set's cross-validated figure and its figure when left out of training.
+fn choose_penalty(
+    sets: &[&SetData],
+    l2: &[f64],
+    group: &str,
+    say: &mut dyn FnMut(&str),
+) -> Result<(f64, Vec<f64>, Vec<Option<f64>>)> {
+    let fmt = |v: &[f64]| {
+        v.iter()
+            .map(|v| format!("{v:.4}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // (penalty, mean cross-validated nDCG, per set: cross-validated, left out)
+    type Tried = (f64, f64, Vec<f64>, Vec<Option<f64>>);
+    let mut best: Option<Tried> = None;
+    for &penalty in l2 {
+        let opts = crate::rerank::linear::TrainOptions {
+            l2: penalty,
+            ..Default::default()
+        };
+        let (cv, left_out) = rayon::join(
+            || cross_validate(sets, 4, opts),
+            || -> crate::Result<Vec<Option<f64>>> {
+                use rayon::prelude::*;
+                (0..sets.len())
+                    .into_par_iter()
+                    .map(|i| {
+                        let others: Vec<&SetData> = sets
+                            .iter()
+                            .enumerate()
+                            .filter(|(j, _)| *j != i)
+                            .map(|(_, s)| *s)
+                            .collect();
+                        if others.is_empty() {
+                            return Ok(None);
+                        }
+                        Ok(Some(ndcg(sets[i], Some(&train(&others, opts)?))))
+                    })
+                    .collect()
+            },
+        );
+        let (cv, left_out) = (cv?, left_out?);
+        let mean = cv.iter().sum::<f64>() / cv.len() as f64;
+        say(&format!(
+            "{group} l2 {penalty:<8} cross-validated: {} (mean {mean:.4})",
+            fmt(&cv)
+        ));
+        if best.as_ref().is_none_or(|b| mean > b.1) {
+            best = Some((penalty, mean, cv, left_out));
+        }
+    }
+    best.map(|(penalty, _, cv, left_out)| (penalty, cv, left_out))
+        .ok_or_else(|| Error::InvalidRequest("no L2 penalty given".into()))
+}
+
+/// Says the per-set table and each model's largest weights.
+fn report(
+    table: &[Row],
+    trained: &[(&str, crate::rerank::LinearModel)],
+    say: &mut dyn FnMut(&str),
+) {
+    say(&format!(
+        "{:<18} {:>7} {:>8} {:>14} {:>9} {:>9}",
+        "dataset", "queries", "hybrid", "cross-valid.", "left-out", "trained"
+    ));
+    for (name, n, hybrid, cv, lo, trained) in table {
+        say(&format!(
+            "{:<18} {:>7} {:>8.4} {:>14.4} {:>9} {:>9.4}",
+            name,
+            n,
+            hybrid,
+            cv,
+            lo.map_or("-".to_string(), |v| format!("{v:.4}")),
+            trained
+        ));
+    }
+    for (group, model) in trained {
+        let mut weights: Vec<(&String, f32)> = model
+            .features
+            .iter()
+            .zip(model.weights.iter().copied())
+            .collect();
+        weights.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
+        say(&format!(
+            "{group} weights (standardised features, largest first):"
+        ));
+        for (f, w) in weights.iter().take(12) {
+            say(&format!("  {f:<18} {w:+.4}"));
+        }
+    }
 }
