@@ -19,9 +19,80 @@ const FILES: &[&str] = &[
     "policies/agent-known-issues-en.md",
 ];
 
+/// The six files, indexed with vectors (a copy of one index built per test run).
 fn subset() -> Workspace {
-    Workspace::with_files(FILES)
+    Workspace::with_files_indexed(FILES, &[("KEFU__VECTOR__ENABLED", "true")])
 }
+
+/// A server over [`subset`] whose LLM composer talks to the stand-in.
+struct World {
+    ws: Workspace,
+    llm: StandIn,
+    server: Server,
+}
+
+impl World {
+    fn start() -> World {
+        let ws = subset();
+        let llm = StandIn::start();
+        let mut config = std::fs::read_to_string(ws.config()).expect("config");
+        config.push_str(&format!(
+            "[answer.llm]\nbase_url = {:?}\nmodel = \"stand-in\"\ntimeout_ms = 1000\ntotal_timeout_ms = 3000\n",
+            llm.base
+        ));
+        std::fs::write(ws.config(), config).expect("write config");
+        let server = Server::start(&ws, &[("KEFU__VECTOR__ENABLED", "true")]);
+        World { ws, llm, server }
+    }
+
+    /// The answer to `body` (extractive unless it names a composer).
+    fn ask(&self, key: &str, mut body: Value) -> Value {
+        if body.get("composer").is_none() {
+            body["composer"] = json!("extractive");
+        }
+        let (status, v) = self
+            .server
+            .call("POST", "/v1/answer", Some(key), Some(&body));
+        assert_eq!(status, 200, "{v}");
+        v
+    }
+
+    /// The LLM composer's answer to [`Q`] with the stand-in playing `script`.
+    fn ask_llm(&self, script: Script) -> Value {
+        self.llm.set(script);
+        let started = Instant::now();
+        let a = self.ask(AGENT, json!({"question": Q, "composer": "llm"}));
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{script:?} took too long"
+        );
+        a
+    }
+
+    /// The event names and data of a streamed answer to [`Q`] with the stand-in playing
+    /// `script`.
+    fn stream(&self, script: Script) -> (Vec<String>, Vec<Value>) {
+        self.llm.set(script);
+        let body = json!({"question": Q, "composer": "llm", "stream": true}).to_string();
+        let (status, events) = self
+            .server
+            .raw_with_type("POST", "/v1/answer", Some(AGENT), body);
+        assert_eq!(status, 200, "{events}");
+        let names = events
+            .lines()
+            .filter_map(|l| l.strip_prefix("event: "))
+            .map(str::to_string)
+            .collect();
+        let data = events
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|d| serde_json::from_str(d).expect("json"))
+            .collect();
+        (names, data)
+    }
+}
+
+const Q: &str = "How long is the standard warranty on the X9 Pro?";
 
 /// Letters, digits and CJK characters only, lowercased (markup and spacing dropped).
 fn norm(s: &str) -> String {
@@ -107,34 +178,12 @@ fn check_citations(ws: &Workspace, a: &Value) -> Vec<Value> {
 }
 
 #[test]
-fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
-    let ws = subset();
-    let llm = StandIn::start();
-    let mut config = std::fs::read_to_string(ws.config()).expect("config");
-    config.push_str(&format!(
-        "[answer.llm]\nbase_url = {:?}\nmodel = \"stand-in\"\ntimeout_ms = 1000\ntotal_timeout_ms = 3000\n",
-        llm.base
-    ));
-    std::fs::write(ws.config(), config).expect("write config");
-    let server = Server::start(&ws, &[("KEFU__VECTOR__ENABLED", "true")]);
-    // extractive unless a test says otherwise
-    let ask = |key: &str, mut body: Value| -> Value {
-        if body.get("composer").is_none() {
-            body["composer"] = json!("extractive");
-        }
-        let (status, v) = server.call("POST", "/v1/answer", Some(key), Some(&body));
-        assert_eq!(status, 200, "{v}");
-        v
-    };
-
-    // English
-    let a = ask(
-        AGENT,
-        json!({"question": "How long is the standard warranty on the X9 Pro?"}),
-    );
+fn an_english_question_is_answered_in_english_with_every_citation_in_its_source_bytes() {
+    let w = World::start();
+    let a = w.ask(AGENT, json!({ "question": Q }));
     assert_eq!(a["language"], "en", "{a}");
     assert_eq!(a["composer"], "extractive", "{a}");
-    let passages = check_citations(&ws, &a);
+    let passages = check_citations(&w.ws, &a);
     assert!(a["text"].as_str().unwrap_or("").contains("12"), "{a}");
     assert!(passages
         .iter()
@@ -144,20 +193,40 @@ fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
     for stage in ["retrieve_ms", "compose_ms", "total_ms"] {
         assert!(a["timings"][stage].as_f64().is_some(), "{a}");
     }
+}
 
-    // Chinese: answered in Chinese from Chinese passages
-    let a = ask(AGENT, json!({"question": "X9 Pro 的标准保修期是多久？"}));
+#[test]
+fn a_chinese_question_is_answered_in_chinese_from_chinese_passages() {
+    let w = World::start();
+    let a = w.ask(AGENT, json!({"question": "X9 Pro 的标准保修期是多久？"}));
     assert_eq!(a["language"], "zh", "{a}");
-    let passages = check_citations(&ws, &a);
+    let passages = check_citations(&w.ws, &a);
     assert!(a["text"].as_str().unwrap_or("").contains("12"), "{a}");
     assert!(passages.iter().all(|p| p["language"] == "zh"), "{a}");
+}
 
-    // unanswerable: abstains with a reason and a hand-off
+#[test]
+fn kefu_ask_gives_the_same_kind_of_answer_from_the_same_index() {
+    let ws = subset();
+    let out = ws
+        .cmd(&["ask", Q, "--json", "--extractive"])
+        .env("KEFU__VECTOR__ENABLED", "true")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out));
+    let a: Value = serde_json::from_slice(&out.stdout).expect("json");
+    check_citations(&ws, &a);
+    assert!(a.get("generation").is_none(), "{a}");
+}
+
+#[test]
+fn an_unanswerable_question_abstains_with_a_reason_and_a_handoff() {
+    let w = World::start();
     for q in [
         "What is the boiling point of liquid nitrogen in Kelvin?",
         "红烧肉怎么做才好吃？",
     ] {
-        let a = ask(BOT, json!({"question": q}));
+        let a = w.ask(BOT, json!({ "question": q }));
         assert_eq!(a["abstained"], true, "{q}: {a}");
         let reason = a["reason"].as_str().unwrap_or("");
         assert!(
@@ -173,69 +242,68 @@ fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
             "{a}"
         );
     }
+}
 
-    // the internal service bulletin answers an agent, never a bot
+#[test]
+fn an_internal_bulletin_answers_an_agent_and_never_a_bot() {
+    let w = World::start();
     let q = json!({"question": "Which X9 Pro serial numbers does service bulletin SB-2026-07 cover for the green line?"});
-    let a = ask(AGENT, q.clone());
+    let a = w.ask(AGENT, q.clone());
     let internal_cited = a["passages"]
         .as_array()
         .expect("passages")
         .iter()
         .any(|p| p["audience"] == "internal");
     assert!(internal_cited, "the agent should get the bulletin: {a}");
-    let a = ask(BOT, q);
+    let a = w.ask(BOT, q);
     for p in a["passages"].as_array().expect("passages") {
         assert_eq!(p["audience"], "public", "{a}");
     }
     assert!(!a.to_string().contains("X9P2405A"), "{a}");
+}
 
-    // bad requests
-    for (body, want) in [
-        (json!({"question": ""}), 400),
-        (json!({"question": "x", "colour": 1}), 400),
-        (json!({"question": "warranty", "passages": 0}), 400),
-        (
-            json!({"question": "warranty", "filters": {"colour": "red"}}),
-            400,
-        ),
+#[test]
+fn a_bad_answer_request_is_refused_with_a_code() {
+    let w = World::start();
+    for body in [
+        json!({"question": ""}),
+        json!({"question": "x", "colour": 1}),
+        json!({"question": "warranty", "passages": 0}),
+        json!({"question": "warranty", "filters": {"colour": "red"}}),
+        json!({"question": "warranty", "composer": "poet"}),
     ] {
-        let (status, v) = server.call("POST", "/v1/answer", Some(AGENT), Some(&body));
-        assert_eq!(status, want, "{body}: {v}");
+        let (status, v) = w
+            .server
+            .call("POST", "/v1/answer", Some(AGENT), Some(&body));
+        assert_eq!(status, 400, "{body}: {v}");
         assert!(!code(&v).is_empty(), "{v}");
     }
-    let (status, _) = server.call("POST", "/v1/answer", None, Some(&json!({"question": "x"})));
+    let (status, _) = w
+        .server
+        .call("POST", "/v1/answer", None, Some(&json!({"question": "x"})));
     assert_eq!(status, 401);
+}
 
-    // the LLM composer against the stand-in, in every scripted case
-    let q = "How long is the standard warranty on the X9 Pro?";
-    let llm_ask = |script: Script| -> Value {
-        llm.set(script);
-        let started = Instant::now();
-        let a = ask(AGENT, json!({"question": q, "composer": "llm"}));
-        assert!(
-            started.elapsed() < Duration::from_secs(8),
-            "{script:?} took too long"
-        );
-        a
-    };
-    let a = llm_ask(Script::Good);
+#[test]
+fn the_llm_is_asked_with_numbered_passages_in_the_question_language() {
+    let w = World::start();
+    let a = w.ask_llm(Script::Good);
     assert_eq!(a["composer"], "llm", "{a}");
-    check_citations_llm(&ws, &a);
-    let prompt = llm.last_prompt();
+    check_citations_llm(&w.ws, &a);
+    let prompt = w.llm.last_prompt();
     assert_eq!(prompt["temperature"], 0, "{prompt}");
     let user = prompt["messages"][1]["content"].as_str().unwrap_or("");
-    assert!(user.contains(q), "{prompt}");
+    assert!(user.contains(Q), "{prompt}");
     assert!(
         user.contains("[1]") && user.contains("square brackets"),
         "{prompt}"
     );
-    // a Chinese question gets a Chinese system prompt
-    llm.set(Script::Good);
-    ask(
+    w.llm.set(Script::Good);
+    w.ask(
         AGENT,
         json!({"question": "X9 Pro 的标准保修期是多久？", "composer": "llm"}),
     );
-    let prompt = llm.last_prompt();
+    let prompt = w.llm.last_prompt();
     assert!(
         prompt["messages"][0]["content"]
             .as_str()
@@ -243,27 +311,37 @@ fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
             .contains("资料"),
         "{prompt}"
     );
+}
 
-    let a = llm_ask(Script::HalfTrue);
+#[test]
+fn an_llm_sentence_the_passages_do_not_support_is_removed() {
+    let w = World::start();
+    let a = w.ask_llm(Script::HalfTrue);
     assert_eq!(a["composer"], "llm", "{a}");
     assert_eq!(a["sentences"].as_array().map(Vec::len), Some(1), "{a}");
     assert!(!a["text"].as_str().unwrap_or("").contains("moon"), "{a}");
     assert!(a["notes"].to_string().contains("removed"), "{a}");
-    check_citations_llm(&ws, &a);
-
-    let a = llm_ask(Script::CutOff);
+    check_citations_llm(&w.ws, &a);
+    let a = w.ask_llm(Script::CutOff);
     assert_eq!(a["composer"], "llm", "{a}");
     assert_eq!(a["sentences"].as_array().map(Vec::len), Some(1), "{a}");
     assert!(!a["text"].as_str().unwrap_or("").contains("war\""), "{a}");
-    check_citations_llm(&ws, &a);
+    check_citations_llm(&w.ws, &a);
+}
 
-    // a citation on the line below covers the sentence above it; after a blank line it does not
-    let a = llm_ask(Script::CitedBelow);
+#[test]
+fn a_citation_on_the_line_below_covers_the_sentence_above_it() {
+    let w = World::start();
+    let a = w.ask_llm(Script::CitedBelow);
     assert_eq!(a["composer"], "llm", "{a}");
     assert_eq!(a["sentences"].as_array().map(Vec::len), Some(1), "{a}");
     assert!(!a["text"].as_str().unwrap_or("").contains("Source"), "{a}");
-    check_citations_llm(&ws, &a);
+    check_citations_llm(&w.ws, &a);
+}
 
+#[test]
+fn an_unusable_llm_reply_falls_back_to_the_extractive_answer() {
+    let w = World::start();
     for script in [
         Script::CitedAfterBlank,
         Script::Uncited,
@@ -271,66 +349,48 @@ fn answers_cite_sources_abstain_respect_audiences_and_check_llm_replies() {
         Script::Garbage,
         Script::Slow,
     ] {
-        let a = llm_ask(script);
+        let a = w.ask_llm(script);
         assert_eq!(a["composer"], "extractive_fallback", "{script:?}: {a}");
         assert!(
             a["notes"].to_string().contains("LLM reply was not used"),
             "{a}"
         );
-        check_citations(&ws, &a);
+        check_citations(&w.ws, &a);
     }
+}
 
-    // streamed: checked sentences as events, then the whole answer
-    llm.set(Script::Good);
-    let body = json!({"question": q, "composer": "llm", "stream": true}).to_string();
-    let (status, events) = server.raw_with_type("POST", "/v1/answer", Some(AGENT), body);
-    assert_eq!(status, 200);
-    let names: Vec<&str> = events
-        .lines()
-        .filter_map(|l| l.strip_prefix("event: "))
-        .collect();
-    assert_eq!(names.first(), Some(&"sentence"), "{events}");
-    assert_eq!(names.last(), Some(&"answer"), "{events}");
-    let last = events
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("data: "))
-        .expect("data");
-    let a: Value = serde_json::from_str(last).expect("json");
-    assert_eq!(a["composer"], "llm", "{a}");
-    let first = events
-        .lines()
-        .filter_map(|l| l.strip_prefix("data: "))
-        .next()
-        .expect("data");
-    let ev: Value = serde_json::from_str(first).expect("json");
-    assert_eq!(ev["sentence"]["citations"][0]["n"], 1, "{ev}");
-    // streamed fallback: a reset, then the extractive sentences
-    llm.set(Script::Uncited);
-    let body = json!({"question": q, "composer": "llm", "stream": true}).to_string();
-    let (_, events) = server.raw_with_type("POST", "/v1/answer", Some(AGENT), body);
-    let names: Vec<&str> = events
-        .lines()
-        .filter_map(|l| l.strip_prefix("event: "))
-        .collect();
-    assert_eq!(names.first(), Some(&"reset"), "{events}");
-    assert!(
-        names.contains(&"sentence") && names.last() == Some(&"answer"),
-        "{events}"
+#[test]
+fn a_streamed_answer_sends_checked_sentences_then_the_whole_answer() {
+    let w = World::start();
+    let (names, data) = w.stream(Script::Good);
+    assert_eq!(
+        names.first().map(String::as_str),
+        Some("sentence"),
+        "{names:?}"
     );
+    assert_eq!(
+        names.last().map(String::as_str),
+        Some("answer"),
+        "{names:?}"
+    );
+    assert_eq!(data[0]["event"], "sentence", "{}", data[0]);
+    assert_eq!(data[0]["sentence"]["citations"][0]["n"], 1, "{}", data[0]);
+    let last = data.last().expect("the answer");
+    assert_eq!(last["composer"], "llm", "{last}");
+    assert!(last["generation"].is_u64(), "{last}");
+}
 
-    // the command line gives the same kind of answer from the same index
-    let out = ws
-        .cmd(&[
-            "ask",
-            "How long is the standard warranty on the X9 Pro?",
-            "--json",
-            "--extractive",
-        ])
-        .env("KEFU__VECTOR__ENABLED", "true")
-        .output()
-        .expect("run");
-    assert!(out.status.success(), "{}", text(&out));
-    let a: Value = serde_json::from_slice(&out.stdout).expect("json");
-    check_citations(&ws, &a);
+#[test]
+fn a_streamed_fallback_resets_then_sends_the_extractive_sentences() {
+    let w = World::start();
+    let (names, _) = w.stream(Script::Uncited);
+    assert_eq!(
+        names.first().map(String::as_str),
+        Some("reset"),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n == "sentence") && names.last().map(String::as_str) == Some("answer"),
+        "{names:?}"
+    );
 }

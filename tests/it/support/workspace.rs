@@ -2,9 +2,10 @@
 //! `kefu` binary run against them. One demo index is built per test run and copied into
 //! every workspace that asks for it, so tests that read the demo corpus do not rebuild it.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// The repository root (where the demo corpus lives).
 pub fn repo() -> PathBuf {
@@ -34,11 +35,7 @@ impl Workspace {
     /// A workspace whose own corpus holds copies of these files of the demo corpus.
     pub fn with_files(files: &[&str]) -> Workspace {
         let ws = Self::with_own_corpus();
-        for f in files {
-            let to = ws.corpus.join(f);
-            std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
-            std::fs::copy(repo().join("corpus").join(f), to).expect("copy");
-        }
+        copy_files(files, &ws.corpus);
         ws
     }
 
@@ -64,14 +61,25 @@ impl Workspace {
     /// A workspace over the demo corpus with the demo index already built: a copy of one
     /// index built once per test run (tests may write to their copy).
     pub fn demo() -> Workspace {
-        static BUILT: OnceLock<Workspace> = OnceLock::new();
-        let built = BUILT.get_or_init(|| {
-            let ws = Workspace::new(&repo().join("corpus"));
-            let out = ws.run(&["index"]);
-            assert!(out.status.success(), "the demo index: {}", text(&out));
-            ws
-        });
         let ws = Workspace::new(&repo().join("corpus"));
+        let built = prebuilt("demo", &[], || {
+            Workspace::create(scratch(), repo().join("corpus"))
+        });
+        copy_dir(&built.index_dir(), &ws.index_dir());
+        ws
+    }
+
+    /// [`Workspace::with_files`] with the index already built (by `kefu index` with `env`): a
+    /// copy of one index built once per test run for these files and settings.
+    pub fn with_files_indexed(files: &[&str], env: &[(&str, &str)]) -> Workspace {
+        let ws = Workspace::with_files(files);
+        let key = format!("{files:?} {env:?}");
+        let built = prebuilt(&key, env, || {
+            let dir = scratch();
+            let corpus = dir.path().join("corpus");
+            copy_files(files, &corpus);
+            Workspace::create(dir, corpus)
+        });
         copy_dir(&built.index_dir(), &ws.index_dir());
         ws
     }
@@ -144,4 +152,49 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(&src, &dst).expect("copy");
         }
     }
+}
+
+/// Copies these files of the demo corpus into `corpus`.
+fn copy_files(files: &[&str], corpus: &Path) {
+    for f in files {
+        let to = corpus.join(f);
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(repo().join("corpus").join(f), to).expect("copy");
+    }
+}
+
+/// A folder for a workspace that lives as long as the test run, under the target folder (the
+/// folders of earlier runs are removed at the first call).
+fn scratch() -> tempfile::TempDir {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    let root = ROOT.get_or_init(|| {
+        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("prebuilt");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("mkdir");
+        root
+    });
+    tempfile::tempdir_in(root).expect("tempdir")
+}
+
+/// The workspace `make` gives, indexed with `env`, made once per test run for `key`.
+fn prebuilt(
+    key: &str,
+    env: &[(&str, &str)],
+    make: impl FnOnce() -> Workspace,
+) -> &'static Workspace {
+    static BUILT: OnceLock<Mutex<HashMap<String, &'static Workspace>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(ws) = built.get(key) {
+        return ws;
+    }
+    let ws: &'static Workspace = Box::leak(Box::new(make()));
+    let mut cmd = ws.cmd(&["index"]);
+    cmd.envs(env.iter().copied());
+    let out = cmd.output().expect("run kefu index");
+    assert!(out.status.success(), "prebuilt index {key}: {}", text(&out));
+    built.insert(key.to_string(), ws);
+    ws
 }
