@@ -49,16 +49,9 @@ impl Cancel {
     }
 }
 
-/// Cancels its token when dropped, unless disarmed: held by a request handler, so a client
+/// Cancels its token when dropped: held by a request handler, so a client
 /// that disconnects (actix drops the handler) stops the work done for it.
 pub struct CancelOnDrop(pub Option<Cancel>);
-
-impl CancelOnDrop {
-    /// Lets the work finish (the response is on its way).
-    pub fn disarm(&mut self) {
-        self.0 = None;
-    }
-}
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
@@ -87,10 +80,5 @@ mod tests {
         let watched = Cancel::new();
         drop(CancelOnDrop(Some(watched.clone())));
         assert!(watched.is_cancelled());
-        let kept = Cancel::new();
-        let mut g = CancelOnDrop(Some(kept.clone()));
-        g.disarm();
-        drop(g);
-        assert!(!kept.is_cancelled());
     }
 }

@@ -2,7 +2,7 @@
 //! fsync of a folder so that renames in it survive a crash, and an exclusive lock file.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 
@@ -30,7 +30,6 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 #[derive(Debug)]
 pub struct FileLock {
     file: File,
-    path: PathBuf,
 }
 
 impl FileLock {
@@ -43,15 +42,7 @@ impl FileLock {
             .open(path)
             .map_err(|e| Error::io(path, e))?;
         fs4::fs_std::FileExt::lock_exclusive(&file).map_err(|e| Error::io(path, e))?;
-        Ok(FileLock {
-            file,
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(FileLock { file })
     }
 }
 
@@ -80,7 +71,6 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join(".lock");
         let first = FileLock::exclusive(&path).expect("lock");
-        assert_eq!(first.path(), path);
         drop(first);
         FileLock::exclusive(&path).expect("lock again");
     }

@@ -8,7 +8,7 @@
 
 pub mod analyze;
 pub mod answer;
-pub mod cancel;
+pub(crate) mod cancel;
 pub mod chunk;
 pub mod config;
 pub mod domain;
@@ -16,18 +16,18 @@ pub mod embed;
 pub mod engine;
 pub mod error;
 pub mod eval;
-pub mod fsutil;
+pub(crate) mod fsutil;
 pub mod http;
 pub mod index;
 pub mod ingest;
-pub mod json;
+pub(crate) mod json;
 pub mod learn;
 pub mod models;
 pub mod rerank;
 pub mod retrieve;
 pub mod service;
-pub mod store;
-pub mod text;
+pub(crate) mod store;
+pub(crate) mod text;
 
 use std::sync::Arc;
 

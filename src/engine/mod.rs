@@ -269,12 +269,11 @@ impl Engine {
             cancel: Default::default(),
         };
         let lists = self.retriever().hybrid_lists(query, q, &req, n)?;
-        let ctx = rerank::Context {
-            index: &self.generation,
-            boosts: self.config.search.boost.for_lang(query.lang),
-            today: chrono::Utc::now().date_naive(),
-            stats: Stats::All,
-        };
+        let ctx = rerank::Context::now(
+            &self.generation,
+            self.config.search.boost.for_lang(query.lang),
+            Stats::All,
+        );
         let cands = rerank::candidates(
             &ctx,
             &lists.fused,

@@ -171,6 +171,22 @@ pub struct Context<'a> {
     pub stats: crate::index::lexical::Stats,
 }
 
+impl<'a> Context<'a> {
+    /// The context of a request answered now.
+    pub fn now(
+        index: &'a dyn Backend,
+        boosts: &'a FieldBoosts,
+        stats: crate::index::lexical::Stats,
+    ) -> Context<'a> {
+        Context {
+            index,
+            boosts,
+            today: chrono::Utc::now().date_naive(),
+            stats,
+        }
+    }
+}
+
 /// The first `n` fused passages as rerank candidates, with what each list knew of them: the
 /// lexical hits (ranks), the vector hits (ranks) and the question's vector
 /// (the cosine of passages the vector list did not reach is computed from the stored vectors).

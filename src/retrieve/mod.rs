@@ -408,12 +408,7 @@ impl Stage<'_> {
             return Ok((Vec::new(), rest, None));
         };
         let t = std::time::Instant::now();
-        let ctx = rerank::Context {
-            index: self.index,
-            boosts: self.boosts,
-            today: chrono::Utc::now().date_naive(),
-            stats: self.stats(),
-        };
+        let ctx = rerank::Context::now(self.index, self.boosts, self.stats());
         let cands = rerank::candidates(&ctx, &fused, &lex_hits, &vec, Some(q), rr.candidates)?;
         let fused_score: HashMap<ChunkId, f32> = fused.iter().copied().collect();
         let mut items = Vec::with_capacity(req.top_k);

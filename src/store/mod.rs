@@ -121,6 +121,7 @@ impl Store {
     }
 
     /// A document by id.
+    #[cfg(test)]
     pub fn document(&self, id: &str) -> Result<Option<StoredDocument>> {
         match self.docs.get(id.as_bytes()).map_err(|e| self.err(e))? {
             Some(v) => serde_json::from_slice(&v)
@@ -145,6 +146,7 @@ impl Store {
     }
 
     /// The passages of a stored document, in order.
+    #[cfg(test)]
     pub fn chunks_of(&self, id: &str) -> Result<Option<Vec<Chunk>>> {
         let Some(doc) = self.document(id)? else {
             return Ok(None);
@@ -219,6 +221,7 @@ impl Store {
     }
 
     /// Number of stored documents.
+    #[cfg(test)]
     pub fn document_count(&self) -> usize {
         self.docs.len()
     }

@@ -6,4 +6,4 @@ mod lang;
 mod sentences;
 
 pub use lang::{is_cjk, Lang};
-pub use sentences::{count_tokens, quotable, quotable_ranges, split_sentences};
+pub use sentences::{count_tokens, quotable_ranges, split_sentences};
