@@ -5,8 +5,22 @@ use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 
-use super::dto::{ErrorBody, ErrorDetail};
 use crate::error::Error;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every error: `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable code for programs and a message for people.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
 
 /// An error answered as `{"error": {"code", "message"}}`.
 #[derive(Debug)]

@@ -13,19 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoResponses, ToSchema};
 
 use super::error::ApiError;
-
-/// Every error: `{"error": {"code", "message"}}`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-/// What went wrong: a stable code for programs and a message for people.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    pub code: String,
-    pub message: String,
-}
+pub use super::error::{ErrorBody, ErrorDetail};
 
 /// A byte range `[start, end)` of a source file or passage, written as a two-number array.
 #[derive(Debug, Clone, Copy, Serialize)]
