@@ -1,5 +1,7 @@
--- wrk script for benches/load.py: POST /v1/search with questions in turn (English and Chinese),
--- mode from KEFU_MODE, key from KEFU_KEY; prints one JSON line of figures when done.
+-- wrk script for benches/load.py. POST /v1/search with questions in turn (English and Chinese),
+-- mode from KEFU_MODE; or, with KEFU_SEQUENCE (a file of JSON bodies, one a line, as load.py
+-- --answers writes a Zipf-distributed mix), those bodies in order (to /v1/answer). Key from
+-- KEFU_KEY; prints one JSON line of figures when done.
 local queries = {
   "How long is the warranty of the X9 Pro battery?",
   "洗衣机显示E21怎么办",
@@ -12,6 +14,17 @@ local queries = {
 }
 local mode = os.getenv("KEFU_MODE") or "bm25"
 local key = os.getenv("KEFU_KEY") or "demo-bot-key"
+local sequence = os.getenv("KEFU_SEQUENCE")
+local bodies = {}
+if sequence then
+  for line in io.lines(sequence) do
+    bodies[#bodies + 1] = line
+  end
+else
+  for i, q in ipairs(queries) do
+    bodies[i] = '{"query":"' .. q .. '","mode":"' .. mode .. '","top_k":10}'
+  end
+end
 local n = 0
 
 wrk.method = "POST"
@@ -20,9 +33,7 @@ wrk.headers["Authorization"] = "Bearer " .. key
 
 request = function()
   n = n + 1
-  local q = queries[(n % #queries) + 1]
-  return wrk.format(nil, nil, nil,
-    '{"query":"' .. q .. '","mode":"' .. mode .. '","top_k":10}')
+  return wrk.format(nil, nil, nil, bodies[(n % #bodies) + 1])
 end
 
 done = function(summary, latency, requests)

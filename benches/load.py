@@ -11,6 +11,13 @@ the server.
     sudo apt-get install wrk      # once
     cargo build --release
     python3 benches/load.py [--seconds 10] [--json]
+
+With --answers it measures the question-embedding cache instead: POST /v1/answer (hybrid,
+extractive, bot key) at 32 connections on a Zipf-distributed mix (exponent --zipf-s) of the
+questions of exams/customer.jsonl, against a server with the cache (`vector.query_cache`) and one
+without it (`KEFU__VECTOR__QUERY_CACHE=0`), each after a warm-up, and prints both and the ratio.
+
+    python3 benches/load.py --answers [--seconds 20] [--questions 300] [--json]
 """
 import argparse
 import json
@@ -55,11 +62,102 @@ def wrk(base: str, mode: str, conns: int, seconds: int) -> dict:
     }
 
 
+def zipf_sequence(path: Path, questions: int, s: float, length: int, seed: int = 7) -> int:
+    """Writes `length` answer bodies drawn from the first `questions` exam questions (shuffled
+    once) with Zipf weights 1/rank^s; returns the number of distinct questions drawn."""
+    import random
+    rows = [json.loads(l) for l in (ROOT / "exams" / "customer.jsonl").read_text().splitlines()
+            if l.strip()]
+    rng = random.Random(seed)
+    rng.shuffle(rows)
+    pool = [r["question"] for r in rows[:questions]]
+    weights = [1.0 / (rank + 1) ** s for rank in range(len(pool))]
+    drawn = rng.choices(pool, weights=weights, k=length)
+    with path.open("w") as f:
+        for q in drawn:
+            f.write(json.dumps({"question": q, "composer": "extractive"}, ensure_ascii=False) + "\n")
+    return len(set(drawn))
+
+
+def start(kefu: str, extra_env: dict) -> tuple:
+    """Starts `kefu serve` on a free port and waits until it is ready: (process, base URL)."""
+    server = subprocess.Popen([kefu, "serve", "--bind", "127.0.0.1:0"], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              env=dict(os.environ, RUST_LOG="warn",
+                                       KEFU__HTTP__RATE_LIMIT_PER_S="0", **extra_env))
+    line = server.stdout.readline().strip()
+    if not line.startswith("kefu: listening on "):
+        server.kill()
+        raise RuntimeError(f"unexpected server output: {line!r}")
+    base = line.removeprefix("kefu: listening on ")
+    deadline = time.time() + 600
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/readyz", timeout=2):
+                return server, base
+        except Exception:
+            if time.time() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError("the server never became ready")
+            time.sleep(0.5)
+
+
+def stop(server) -> None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=40)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+def answers(args) -> int:
+    """The question-embedding cache on a Zipf mix of customer questions: cached against not."""
+    import tempfile
+    seq = Path(tempfile.mkdtemp()) / "sequence.jsonl"
+    distinct = zipf_sequence(seq, args.questions, args.zipf_s, 20000)
+    out = {"questions": args.questions, "zipf_s": args.zipf_s, "distinct_drawn": distinct,
+           "conns": 32, "runs": {}}
+    for name, env in (("uncached", {"KEFU__VECTOR__QUERY_CACHE": "0"}), ("cached", {})):
+        server, base = start(args.kefu, env)
+        try:
+            common = ["wrk", "-t", "2", "-c", "32", "--timeout", "10s", "-s", str(LUA),
+                      f"{base}/v1/answer"]
+            wenv = dict(os.environ, KEFU_KEY="demo-bot-key", KEFU_SEQUENCE=str(seq))
+            # warm-up (the cache fills, pages load), then the measured run
+            subprocess.run(common[:1] + ["-d", "5s"] + common[1:], env=wenv, capture_output=True,
+                           text=True, check=True)
+            res = subprocess.run(common[:1] + ["-d", f"{args.seconds}s"] + common[1:], env=wenv,
+                                 capture_output=True, text=True, check=True)
+            line = next(l for l in res.stdout.splitlines() if l.startswith("{"))
+            r = json.loads(line)
+            secs = r["duration_us"] / 1e6
+            out["runs"][name] = {
+                "requests": r["requests"], "rps": r["requests"] / secs if secs else 0.0,
+                "p50_ms": r["p50_us"] / 1e3, "p99_ms": r["p99_us"] / 1e3, "non2xx": r["non2xx"],
+            }
+        finally:
+            stop(server)
+    u, c = out["runs"]["uncached"]["rps"], out["runs"]["cached"]["rps"]
+    out["ratio"] = c / u if u else 0.0
+    if args.json:
+        print(json.dumps(out))
+    else:
+        for name, r in out["runs"].items():
+            print(f"{name:9} {r['requests']:7d} requests {r['rps']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms"
+                  f"  p99 {r['p99_ms']:7.1f} ms  non-2xx {r['non2xx']}")
+        print(f"cached / uncached: {out['ratio']:.2f}x ({distinct} distinct questions drawn)")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kefu", default=str(ROOT / "target" / "release" / "kefu"))
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--answers", action="store_true",
+                    help="measure the question-embedding cache on a Zipf mix of answers")
+    ap.add_argument("--questions", type=int, default=300)
+    ap.add_argument("--zipf-s", type=float, default=1.0)
     args = ap.parse_args()
     if not shutil.which("wrk"):
         print("wrk is missing: install the Debian package `wrk`", file=sys.stderr)
@@ -67,29 +165,14 @@ def main() -> int:
     if not Path(args.kefu).is_file():
         print(f"{args.kefu} is missing: run `cargo build --release`", file=sys.stderr)
         return 2
-    server = subprocess.Popen([args.kefu, "serve", "--bind", "127.0.0.1:0"], cwd=ROOT,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              # capacity, not the per-key rate limit, is what this measures
-                              env=dict(os.environ, RUST_LOG="warn",
-                                       KEFU__HTTP__RATE_LIMIT_PER_S="0"))
+    if args.answers:
+        return answers(args)
+    # capacity, not the per-key rate limit, is what this measures (start() lifts it)
+    server, base = start(args.kefu, {})
     rows = []
     try:
-        line = server.stdout.readline().strip()
-        if not line.startswith("kefu: listening on "):
-            print(f"unexpected server output: {line!r}", file=sys.stderr)
-            return 1
-        base = line.removeprefix("kefu: listening on ")
-        deadline = time.time() + 600
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/readyz", timeout=2) as r:
-                    ready = json.load(r)
-                    break
-            except Exception:
-                if time.time() > deadline or server.poll() is not None:
-                    print("the server never became ready", file=sys.stderr)
-                    return 1
-                time.sleep(0.5)
+        with urllib.request.urlopen(f"{base}/readyz", timeout=2) as r:
+            ready = json.load(r)
         if not ready.get("vectors"):
             print("warning: no vector index; hybrid runs answer from BM25", file=sys.stderr)
         for mode in ("bm25", "hybrid"):
@@ -102,11 +185,7 @@ def main() -> int:
         rows.append(dict(wrk(base, "bm25", 8, args.seconds), mode="bm25 after overload"))
         rss, peak = rss_mib(server.pid)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
     if args.json:
         print(json.dumps({"runs": rows, "rss_mib": rss, "peak_rss_mib": peak}))
         return 0

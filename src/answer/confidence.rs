@@ -31,6 +31,10 @@ pub struct Calibrations {
     pub version: u32,
     pub en: Calibration,
     pub zh: Calibration,
+    /// For a question whose evidence is all in the other language (a Chinese question over
+    /// English passages shares no words with them), when fitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross: Option<Calibration>,
 }
 
 impl Calibrations {
@@ -44,7 +48,10 @@ impl Calibrations {
         let c: Calibrations = serde_json::from_str(text).map_err(|e| {
             Error::config("answer.calibration", format!("unreadable calibration: {e}"))
         })?;
-        for one in [&c.en, &c.zh] {
+        for one in [Some(&c.en), Some(&c.zh), c.cross.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             one.check()?;
         }
         if c.version != VERSION {
@@ -54,6 +61,35 @@ impl Calibrations {
             ));
         }
         Ok(c)
+    }
+
+    /// These calibrations with no threshold: every answer is composed (so its facts can be
+    /// checked, or its confidence weighed afterwards).
+    pub fn never_abstaining(&self) -> Calibrations {
+        Calibrations {
+            en: Calibration {
+                threshold: f32::NEG_INFINITY,
+                ..self.en.clone()
+            },
+            zh: Calibration {
+                threshold: f32::NEG_INFINITY,
+                ..self.zh.clone()
+            },
+            cross: self.cross.as_ref().map(|c| Calibration {
+                threshold: f32::NEG_INFINITY,
+                ..c.clone()
+            }),
+            ..self.clone()
+        }
+    }
+
+    /// The calibration for a question in `lang` whose evidence is (`same_language`) or is not
+    /// in its language.
+    pub fn pick(&self, lang: crate::text::Lang, same_language: bool) -> &Calibration {
+        match (&self.cross, same_language) {
+            (Some(c), false) => c,
+            _ => self.for_lang(lang),
+        }
     }
 
     /// The calibration for questions in `lang`.
@@ -108,12 +144,40 @@ impl Calibration {
     /// Fits a logistic regression (labels 1 = answerable) with a small L2 penalty by gradient
     /// descent on standardised signals, then folds the standardisation into the weights.
     pub fn fit(xs: &[Vec<f32>], ys: &[bool]) -> Result<Calibration> {
+        Self::fit_weighted(xs, ys, &vec![1.0; xs.len()], false)
+    }
+
+    /// [`Calibration::fit`] with a weight per example (normalised to a mean of 1) and, with
+    /// `nonnegative`, every signal's weight kept at zero or above: each signal means "more
+    /// evidence", so none may lower the confidence as it grows (projected gradient descent;
+    /// standardising divides by a positive deviation, so the sign survives folding).
+    pub fn fit_weighted(
+        xs: &[Vec<f32>],
+        ys: &[bool],
+        weights: &[f64],
+        nonnegative: bool,
+    ) -> Result<Calibration> {
         let d = SIGNALS.len();
-        if xs.is_empty() || xs.len() != ys.len() || xs.iter().any(|x| x.len() != d) {
+        if xs.is_empty()
+            || xs.len() != ys.len()
+            || xs.len() != weights.len()
+            || xs.iter().any(|x| x.len() != d)
+        {
             return Err(Error::InvalidRequest(
-                "calibration needs one signal vector per label".into(),
+                "calibration needs one signal vector and one weight per label".into(),
             ));
         }
+        if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || weights.iter().sum::<f64>() <= 0.0
+        {
+            return Err(Error::InvalidRequest(
+                "calibration weights must be finite, non-negative and not all zero".into(),
+            ));
+        }
+        let total: f64 = weights.iter().sum();
+        let weights: Vec<f64> = weights
+            .iter()
+            .map(|w| w * xs.len() as f64 / total)
+            .collect();
         let n = xs.len() as f64;
         let mut mean = vec![0f64; d];
         for x in xs {
@@ -146,10 +210,10 @@ impl Calibration {
         for _ in 0..2000 {
             let mut gw: Vec<f64> = w.iter().map(|v| l2 * v).collect();
             let mut gb = 0.0;
-            for (z, y) in zs.iter().zip(ys) {
+            for ((z, y), wt) in zs.iter().zip(ys).zip(&weights) {
                 let s: f64 = b + z.iter().zip(&w).map(|(a, c)| a * c).sum::<f64>();
                 let p = 1.0 / (1.0 + (-s).exp());
-                let g = (p - if *y { 1.0 } else { 0.0 }) / n;
+                let g = wt * (p - if *y { 1.0 } else { 0.0 }) / n;
                 for (gk, zk) in gw.iter_mut().zip(z) {
                     *gk += g * zk;
                 }
@@ -157,6 +221,9 @@ impl Calibration {
             }
             for (wk, g) in w.iter_mut().zip(&gw) {
                 *wk -= rate * g;
+                if nonnegative && *wk < 0.0 {
+                    *wk = 0.0;
+                }
             }
             b -= rate * gb;
         }
@@ -284,5 +351,64 @@ mod tests {
         let s = [(0.1, false), (0.2, true), (0.8, true), (0.3, false)];
         assert_eq!(abstention(&s, 0.25), (0.5, 0.5));
         assert_eq!(abstention(&s, 0.0), (1.0, 0.0));
+    }
+
+    #[test]
+    fn a_constrained_fit_never_weighs_a_signal_against_the_answer() {
+        // the first signal separates; the known share runs against the labels (short
+        // colloquial answerable questions share fewer words with the knowledge base)
+        let mut xs = Vec::new();
+        let mut ys = Vec::new();
+        for i in 0..200 {
+            let answerable = i % 2 == 0;
+            let t = (i % 10) as f32 / 10.0;
+            let known = if answerable {
+                0.3 + 0.1 * t
+            } else {
+                0.7 + 0.1 * t
+            };
+            xs.push(vec![
+                if answerable { 0.9 } else { 0.7 } + 0.05 * t,
+                0.5,
+                0.8,
+                0.5,
+                0.01,
+                known,
+                0.05,
+            ]);
+            ys.push(answerable);
+        }
+        let free = Calibration::fit(&xs, &ys).expect("fits");
+        assert!(free.weights[5] < 0.0, "{:?}", free.weights);
+        let weights = vec![1.0; xs.len()];
+        let bound = Calibration::fit_weighted(&xs, &ys, &weights, true).expect("fits");
+        assert!(
+            bound.weights.iter().all(|w| *w >= 0.0),
+            "{:?}",
+            bound.weights
+        );
+        assert!(bound.weights[0] > 0.0);
+    }
+
+    #[test]
+    fn example_weights_shift_the_fit_towards_their_examples() {
+        let xs: Vec<Vec<f32>> = (0..40)
+            .map(|i| vec![(i % 2) as f32, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+            .collect();
+        // labels agree with the signal on the first half only
+        let ys: Vec<bool> = (0..40)
+            .map(|i| if i < 20 { i % 2 == 1 } else { i % 2 == 0 })
+            .collect();
+        let first: Vec<f64> = (0..40).map(|i| if i < 20 { 1.0 } else { 0.01 }).collect();
+        let second: Vec<f64> = (0..40).map(|i| if i < 20 { 0.01 } else { 1.0 }).collect();
+        let a = Calibration::fit_weighted(&xs, &ys, &first, false).expect("fits");
+        let b = Calibration::fit_weighted(&xs, &ys, &second, false).expect("fits");
+        assert!(
+            a.weights[0] > 0.0 && b.weights[0] < 0.0,
+            "{:?} {:?}",
+            a.weights,
+            b.weights
+        );
+        assert!(Calibration::fit_weighted(&xs, &ys, &vec![0.0; 40], false).is_err());
     }
 }

@@ -10,6 +10,8 @@ use crate::analyze::{Analyzer, Stream};
 use crate::text::Lang;
 use crate::text::{is_cjk, quotable_ranges};
 
+use super::asked::{Asked, Kind};
+use super::render;
 use super::Evidence;
 
 /// Settings of the extractive composer.
@@ -19,12 +21,19 @@ pub struct ExtractOptions {
     pub passages: usize,
     /// Sentences in an answer at most.
     pub max_sentences: usize,
-    /// A sentence joins the best one only when it scores at least this share of it.
+    /// A sentence joins the lead only when it scores at least this share of it…
     pub keep_ratio: f32,
-    /// The best sentence of each of this many leading passages is taken first…
-    pub diverse_passages: usize,
-    /// …when it scores at least this share of the best sentence.
-    pub diverse_ratio: f32,
+    /// …and comes from one of this many leading passages (or follows the lead in its own).
+    pub support_passages: usize,
+    /// Sentences that follow the lead in its passage (the next steps, a code's remedy) taken
+    /// when the question asks what to do or about a code…
+    pub follow: usize,
+    /// …when they score at least this share of the lead.
+    pub follow_ratio: f32,
+    /// The length of an answer, in characters, that further sentences may not go past (the
+    /// lead is always given), for Chinese and for English answers.
+    pub max_chars_zh: usize,
+    pub max_chars_en: usize,
 }
 
 impl Default for ExtractOptions {
@@ -32,9 +41,22 @@ impl Default for ExtractOptions {
         ExtractOptions {
             passages: 5,
             max_sentences: 5,
-            keep_ratio: 0.7,
-            diverse_passages: 4,
-            diverse_ratio: 0.4,
+            keep_ratio: 0.5,
+            support_passages: 4,
+            follow: 3,
+            follow_ratio: 0.35,
+            max_chars_zh: 260,
+            max_chars_en: 700,
+        }
+    }
+}
+
+impl ExtractOptions {
+    /// The length budget of an answer in `lang`.
+    pub fn max_chars(&self, lang: Lang) -> usize {
+        match lang {
+            Lang::Zh => self.max_chars_zh,
+            Lang::En => self.max_chars_en,
         }
     }
 }
@@ -46,7 +68,16 @@ pub struct Scored {
     pub passage: usize,
     /// Byte range in the passage text.
     pub range: (usize, usize),
+    /// The sentence as the source has it (what the citation quotes).
     pub text: String,
+    /// The sentence as the answer shows it ([`render::shown`]).
+    pub shown: String,
+    /// From a support ticket (weighed below manuals, policies and FAQs).
+    pub ticket: bool,
+    /// An item of a list (a step, a clause) in the source.
+    pub item: bool,
+    /// A row of a table.
+    pub row: bool,
     pub language: Lang,
     /// Cosine similarity to the question (0 without an embedder).
     pub cosine: f32,
@@ -87,12 +118,14 @@ pub fn dice(a: &str, b: &str) -> f32 {
     2.0 * x.intersection(&y).count() as f32 / (x.len() + y.len()) as f32
 }
 
-/// The candidate sentences of the first passages of `evidence`, unscored.
+/// The candidate sentences of the first passages of `evidence`, unscored: never the customer's
+/// side of a ticket, nor a fragment (a table's header row, a lone lead-in).
 pub fn sentences(evidence: &[Evidence], opts: &ExtractOptions) -> Vec<Scored> {
     let mut out = Vec::new();
     for (pi, e) in evidence.iter().take(opts.passages).enumerate() {
         let c = &e.chunk;
-        let customer_side = c.meta.doc_type == crate::domain::DocType::Ticket
+        let ticket = c.meta.doc_type == crate::domain::DocType::Ticket;
+        let customer_side = ticket
             && c.heading_path.len() == 1
             && crate::ingest::ticket::PROBLEM_HEADINGS.contains(&c.heading_path[0].as_str());
         if customer_side {
@@ -100,11 +133,18 @@ pub fn sentences(evidence: &[Evidence], opts: &ExtractOptions) -> Vec<Scored> {
         }
         let text = &c.text;
         for (a, b) in quotable_ranges(text) {
+            let Some(shown) = render::shown(text, (a, b)) else {
+                continue;
+            };
             let s = &text[a..b];
             out.push(Scored {
                 passage: pi,
                 range: (a, b),
                 text: s.to_string(),
+                item: render::strip_marker(s) != s.trim_start(),
+                row: s.contains(" | "),
+                shown,
+                ticket,
                 language: Lang::detect(s),
                 cosine: 0.0,
                 overlap: 0.0,
@@ -116,8 +156,15 @@ pub fn sentences(evidence: &[Evidence], opts: &ExtractOptions) -> Vec<Scored> {
 }
 
 /// Scores sentences: `cosines` (to the question, one per sentence; empty without an embedder)
-/// and word overlap, with a small prior for better-ranked passages.
-pub fn score(analyzer: &Analyzer, terms: &[String], sents: &mut [Scored], cosines: &[f32]) {
+/// and word overlap, with a small prior for better-ranked passages, a bonus for giving what
+/// the question asks for (`asked`), and tickets weighed below documents.
+pub fn score(
+    analyzer: &Analyzer,
+    terms: &[String],
+    asked: &Asked,
+    sents: &mut [Scored],
+    cosines: &[f32],
+) {
     for (i, s) in sents.iter_mut().enumerate() {
         s.overlap = overlap(analyzer, terms, &s.text);
         s.cosine = cosines.get(i).copied().unwrap_or(0.0);
@@ -129,13 +176,26 @@ pub fn score(analyzer: &Analyzer, terms: &[String], sents: &mut [Scored], cosine
         } else {
             0.45 * cos + 0.3 * s.overlap + 0.25 * prior
         };
+        s.score += 0.25 * asked.fit(&s.shown);
+        if s.ticket {
+            s.score *= 0.8;
+        }
     }
 }
 
-/// Picks the answer's sentences from scored candidates: the best, then others scoring at least
-/// `keep_ratio` of it that do not repeat a picked one, in the question's language when
-/// `language` is given; returned in reading order (by passage, then position).
-pub fn select(sents: &[Scored], language: Option<Lang>, opts: &ExtractOptions) -> Vec<Scored> {
+/// Picks the answer's sentences from scored candidates, in the question's language when
+/// `language` is given: the lead (the best sentence); for a code, its row of the error table;
+/// the best sentence of each other leading passage that scores at least `keep_ratio` of the
+/// lead; when the question asks what to do or about a code (`asked`), the steps around the lead
+/// in its passage (from the first step of its list); then the best of the rest. None repeats
+/// one already picked, and all fit the length budget. Returned lead first (or its list from
+/// the first step), the rest in reading order.
+pub fn select(
+    sents: &[Scored],
+    language: Option<Lang>,
+    asked: &Asked,
+    opts: &ExtractOptions,
+) -> Vec<Scored> {
     let mut order: Vec<&Scored> = sents
         .iter()
         .filter(|s| language.is_none_or(|l| s.language == l))
@@ -146,40 +206,110 @@ pub fn select(sents: &[Scored], language: Option<Lang>, opts: &ExtractOptions) -
             .then(a.passage.cmp(&b.passage))
             .then(a.range.0.cmp(&b.range.0))
     });
-    let Some(best) = order.first().map(|s| s.score) else {
+    let Some(lead) = order.first().copied() else {
         return Vec::new();
     };
-    let mut picked: Vec<Scored> = Vec::new();
-    let repeats =
-        |picked: &[Scored], s: &Scored| picked.iter().any(|p| dice(&p.text, &s.text) > 0.6);
-    // first the best sentence of each of the leading passages that has a good one (the
-    // ranker's best passages are more often right than any single sentence score), then the
-    // best of the rest
-    for p in 0..opts.diverse_passages {
-        if let Some(s) = order.iter().find(|s| s.passage == p) {
-            if picked.len() < opts.max_sentences
-                && s.score >= opts.diverse_ratio * best
-                && !repeats(&picked, s)
-            {
-                picked.push((*s).clone());
-            }
+    let mut pick = Picking {
+        picked: vec![lead],
+        chars: lead.shown.chars().count(),
+        budget: opts.max_chars(lead.language),
+        opts,
+    };
+    if asked.kind == Kind::Code && !lead.row {
+        // a code's row of the error table says in a few words what the prose explains
+        if let Some(row) = order.iter().find(|s| s.row && asked.fit(&s.shown) > 0.0) {
+            pick.take(row);
         }
     }
-    for s in order {
-        if picked.len() >= opts.max_sentences || s.score < opts.keep_ratio * best {
-            break;
-        }
-        if picked
-            .iter()
-            .any(|p| p.passage == s.passage && p.range == s.range)
-            || repeats(&picked, s)
-        {
+    let strong = |s: &&&Scored| {
+        s.score >= opts.keep_ratio * lead.score
+            && s.passage < opts.support_passages.max(lead.passage + 1)
+    };
+    // the ranker's leading passages are more often right than any one sentence score
+    for p in 0..opts.support_passages {
+        if pick.picked.iter().any(|x| x.passage == p) {
             continue;
         }
-        picked.push(s.clone());
+        if let Some(s) = order.iter().filter(strong).find(|s| s.passage == p) {
+            pick.take(s);
+        }
     }
-    picked.sort_by(|a, b| a.passage.cmp(&b.passage).then(a.range.0.cmp(&b.range.0)));
-    picked
+    let from_first = asked.follows_on() && pick.steps(&order, asked);
+    for s in order.iter().skip(1).filter(strong) {
+        pick.take(s);
+    }
+    pick.in_order(from_first)
+}
+
+/// Sentences being picked for an answer, within its limits.
+struct Picking<'a, 'o> {
+    picked: Vec<&'a Scored>,
+    chars: usize,
+    budget: usize,
+    opts: &'o ExtractOptions,
+}
+
+impl<'a> Picking<'a, '_> {
+    /// Takes `s` when there is room and it repeats nothing taken; whether it was taken.
+    fn take(&mut self, s: &'a Scored) -> bool {
+        let len = s.shown.chars().count();
+        let fits = self.picked.len() < self.opts.max_sentences
+            && self.chars + len <= self.budget
+            && !self.picked.iter().any(|p| {
+                (p.passage == s.passage && p.range == s.range) || dice(&p.shown, &s.shown) > 0.6
+            });
+        if fits {
+            self.chars += len;
+            self.picked.push(s);
+        }
+        fits
+    }
+
+    /// Takes the steps around the lead in its passage: for a question about what to do whose
+    /// lead is an item of a list, the items before it from the first; then the sentences after
+    /// it that score at least `follow_ratio` of it. Whether the answer starts at a first step.
+    fn steps(&mut self, order: &[&'a Scored], asked: &Asked) -> bool {
+        let lead = self.picked[0];
+        let mut own: Vec<&'a Scored> = order
+            .iter()
+            .copied()
+            .filter(|s| s.passage == lead.passage)
+            .collect();
+        own.sort_by_key(|s| s.range.0);
+        let at = own.iter().position(|s| s.range == lead.range).unwrap_or(0);
+        let mut first = at;
+        if asked.kind == Kind::Steps && lead.item {
+            while first > 0 && own[first - 1].item && at - (first - 1) < self.opts.max_sentences {
+                first -= 1;
+            }
+        }
+        for s in &own[first..at] {
+            self.take(s);
+        }
+        for s in own[at + 1..].iter().take(self.opts.follow) {
+            if s.score < self.opts.follow_ratio * lead.score || !self.take(s) {
+                break;
+            }
+        }
+        first < at
+    }
+
+    /// The picked sentences as the answer reads them: the lead first, or, when the answer
+    /// starts at a first step, the lead's passage in reading order; then the rest in reading
+    /// order.
+    fn in_order(self, from_first: bool) -> Vec<Scored> {
+        let lead = self.picked[0];
+        let reading =
+            |a: &&Scored, b: &&Scored| a.passage.cmp(&b.passage).then(a.range.0.cmp(&b.range.0));
+        let (mut head, mut rest): (Vec<&Scored>, Vec<&Scored>) = if from_first {
+            self.picked.iter().partition(|s| s.passage == lead.passage)
+        } else {
+            (vec![lead], self.picked[1..].to_vec())
+        };
+        head.sort_by(reading);
+        rest.sort_by(reading);
+        head.into_iter().chain(rest).cloned().collect()
+    }
 }
 
 /// Numbers in a text (digit runs, with a decimal point kept).
@@ -224,6 +354,10 @@ mod tests {
             passage,
             range: (start, start + text.len()),
             text: text.into(),
+            shown: text.into(),
+            ticket: false,
+            item: false,
+            row: false,
             language: Lang::detect(text),
             cosine: 0.0,
             overlap: 0.0,
@@ -231,72 +365,182 @@ mod tests {
         }
     }
 
+    fn texts(picked: &[Scored]) -> Vec<&str> {
+        picked.iter().map(|p| p.text.as_str()).collect()
+    }
+
     #[test]
-    fn selection_keeps_the_best_drops_repeats_and_reads_in_order() {
+    fn the_lead_comes_first_and_the_rest_in_reading_order() {
+        let cands = vec![
+            s(
+                0,
+                60,
+                "The remote pairs again after the reset finishes.",
+                0.85,
+            ),
+            s(0, 0, "Hold the power button for ten seconds to reset.", 0.9),
+            s(1, 0, "Warranty covers the screen for one year.", 0.2),
+        ];
+        let asked = Asked::of("what happens when I reset the remote");
+        let picked = select(&cands, None, &asked, &ExtractOptions::default());
+        assert_eq!(
+            texts(&picked),
+            vec![
+                "Hold the power button for ten seconds to reset.",
+                "The remote pairs again after the reset finishes."
+            ]
+        );
+        assert!(select(&[], None, &asked, &ExtractOptions::default()).is_empty());
+    }
+
+    #[test]
+    fn a_sentence_repeating_a_picked_one_is_left_out() {
         let cands = vec![
             s(1, 0, "Hold the power button for ten seconds to reset.", 0.9),
             s(
                 0,
-                40,
-                "The remote pairs again after the reset finishes.",
+                0,
+                "Hold the power button for ten seconds to reset!",
+                0.88,
+            ),
+        ];
+        let picked = select(
+            &cands,
+            None,
+            &Asked::of("reset?"),
+            &ExtractOptions::default(),
+        );
+        assert_eq!(picked.len(), 1);
+    }
+
+    #[test]
+    fn a_weak_sentence_of_another_passage_is_left_out() {
+        let opts = ExtractOptions::default();
+        let cands = vec![
+            s(0, 0, "The X9 has two nano-SIM slots.", 0.9),
+            s(
+                2,
+                0,
+                "The X9 battery is 4,500 mAh.",
+                0.9 * opts.keep_ratio - 0.05,
+            ),
+            s(
+                opts.support_passages,
+                0,
+                "Returns are accepted within 7 days.",
                 0.85,
             ),
-            s(
-                0,
-                0,
-                "Hold the power button for ten seconds to reset!",
-                0.88,
-            ),
-            s(2, 0, "Warranty covers the screen for one year.", 0.2),
         ];
-        let picked = select(&cands, None, &ExtractOptions::default());
-        let texts: Vec<&str> = picked.iter().map(|p| p.text.as_str()).collect();
-        // one of the two near-identical sentences is dropped, the weak one is left out, and
-        // the two kept are in reading order
+        let picked = select(&cands, None, &Asked::of("sim slots?"), &opts);
+        // the strong one from a passage beyond the leading ones is not support either
+        assert_eq!(texts(&picked), vec!["The X9 has two nano-SIM slots."]);
+    }
+
+    #[test]
+    fn steps_follow_their_lead_in_order() {
+        let cands = vec![
+            s(0, 0, "E21 means water is not pumped out in time.", 0.9),
+            s(0, 50, "Unplug the washer and open the filter flap.", 0.4),
+            s(0, 100, "Unscrew the drain pump filter and clean it.", 0.38),
+            s(1, 0, "The washer stops and beeps when a fault occurs.", 0.3),
+        ];
+        let picked = select(
+            &cands,
+            None,
+            &Asked::of("washer shows E21"),
+            &ExtractOptions::default(),
+        );
         assert_eq!(
-            texts,
+            texts(&picked),
             vec![
-                "Hold the power button for ten seconds to reset!",
-                "The remote pairs again after the reset finishes."
+                "E21 means water is not pumped out in time.",
+                "Unplug the washer and open the filter flap.",
+                "Unscrew the drain pump filter and clean it."
             ]
         );
-        // a leading passage's best sentence comes in although weaker than the others kept…
-        let diverse = vec![
-            s(0, 0, "Unplug the washer before cleaning the filter.", 0.9),
-            s(
-                0,
-                50,
-                "Open the flap at the bottom right of the front.",
-                0.88,
-            ),
-            s(2, 0, "The drain pump filter catches coins and lint.", 0.45),
-            s(7, 0, "Unrelated sentence about television menus here.", 0.3),
+    }
+
+    #[test]
+    fn steps_are_given_from_the_first_step_of_the_lead_list() {
+        let mut cands = vec![
+            s(0, 0, "1. Open the app and tap Add device.", 0.5),
+            s(0, 40, "2. Hold the Wi-Fi key for 5 seconds.", 0.6),
+            s(0, 80, "3. Enter your Wi-Fi password.", 0.9),
+            s(0, 120, "4. Wait until the icon stays on.", 0.4),
         ];
-        let picked = select(&diverse, None, &ExtractOptions::default());
-        assert_eq!(picked.len(), 3);
-        assert_eq!(picked[2].passage, 2);
-        // …but never a weak one from a passage beyond the leading ones
-        assert!(picked.iter().all(|p| p.passage != 7));
-        // a language preference keeps only sentences in that language
+        for c in &mut cands {
+            c.item = true;
+        }
+        let picked = select(
+            &cands,
+            None,
+            &Asked::of("how do I connect the AC to wifi"),
+            &ExtractOptions::default(),
+        );
+        let ranges: Vec<usize> = picked.iter().map(|p| p.range.0).collect();
+        assert_eq!(ranges, vec![0, 40, 80, 120]);
+    }
+
+    #[test]
+    fn a_code_is_given_with_its_row_of_the_error_table() {
+        let mut row = s(1, 0, "E21 | Drain problem", 0.3);
+        row.row = true;
+        row.shown = "Code: E21; Meaning: Drain problem.".into();
+        let cands = vec![
+            s(0, 0, "E21 means water is not pumped out in time.", 0.9),
+            row,
+        ];
+        let picked = select(
+            &cands,
+            None,
+            &Asked::of("washer shows E21"),
+            &ExtractOptions::default(),
+        );
+        assert_eq!(picked.len(), 2);
+        assert!(picked[1].row);
+    }
+
+    #[test]
+    fn the_length_budget_stops_further_sentences_but_never_the_lead() {
+        let long = "很长的一句话".repeat(ExtractOptions::default().max_chars_zh / 6 + 1);
+        let cands = vec![
+            s(0, 0, &long, 0.9),
+            s(0, 300, "第二句也相关而且很有用。", 0.85),
+        ];
+        let picked = select(
+            &cands,
+            None,
+            &Asked::of("怎么办"),
+            &ExtractOptions::default(),
+        );
+        assert_eq!(picked.len(), 1);
+        assert_eq!(picked[0].text, long);
+    }
+
+    #[test]
+    fn a_language_preference_keeps_only_that_language() {
         let zh = vec![
             s(0, 0, "按住电源键十秒即可重置。", 0.5),
             s(1, 0, "Hold the power button.", 0.9),
         ];
-        let picked = select(&zh, Some(Lang::Zh), &ExtractOptions::default());
+        let picked = select(
+            &zh,
+            Some(Lang::Zh),
+            &Asked::of("怎么重置"),
+            &ExtractOptions::default(),
+        );
         assert_eq!(picked.len(), 1);
         assert_eq!(picked[0].language, Lang::Zh);
-        assert!(select(&[], None, &ExtractOptions::default()).is_empty());
     }
 
-    #[test]
-    fn candidate_sentences_carry_exact_ranges() {
+    /// One passage of `doc_type` under `heading`, as evidence.
+    fn evidence(text: &str, doc_type: crate::domain::DocType, heading: &str) -> Vec<Evidence> {
         use crate::chunk::Chunk;
-        use crate::domain::{Audience, DocMeta, DocType};
-        let text = "Short.\nTo reset the remote, hold Back and Play for 3 seconds. 然后遥控器会重新配对成功。";
+        use crate::domain::{Audience, DocMeta};
         let meta = std::sync::Arc::new(DocMeta {
             id: "d".into(),
             title: "T".into(),
-            doc_type: DocType::Manual,
+            doc_type,
             language: Lang::En,
             audience: Audience::Public,
             products: vec![],
@@ -308,11 +552,15 @@ mod tests {
             source: "d.md".into(),
             extra: Default::default(),
         });
-        let ev = vec![Evidence {
+        vec![Evidence {
             chunk: Chunk {
                 id: crate::domain::ChunkId(1),
                 ord: 0,
-                heading_path: vec![],
+                heading_path: if heading.is_empty() {
+                    vec![]
+                } else {
+                    vec![heading.to_string()]
+                },
                 text: text.into(),
                 span: (0, text.len()),
                 language: Lang::En,
@@ -323,7 +571,13 @@ mod tests {
             cosine: None,
             coverage: 0.0,
             score: 1.0,
-        }];
+        }]
+    }
+
+    #[test]
+    fn candidate_sentences_carry_exact_ranges() {
+        let text = "Short.\nTo reset the remote, hold Back and Play for 3 seconds. 然后遥控器会重新配对成功。";
+        let ev = evidence(text, crate::domain::DocType::Manual, "");
         let sents = sentences(&ev, &ExtractOptions::default());
         // "Short." is too short to quote
         assert_eq!(sents.len(), 2);
@@ -331,6 +585,34 @@ mod tests {
             assert_eq!(&text[c.range.0..c.range.1], c.text);
         }
         assert_eq!(sents[1].language, Lang::Zh);
+    }
+
+    #[test]
+    fn the_customer_side_of_a_ticket_is_never_a_candidate() {
+        use crate::domain::DocType;
+        let text = "My X9 Pro screen cracked after a drop and I don't have TianCare+.";
+        let problem = evidence(
+            text,
+            DocType::Ticket,
+            crate::ingest::ticket::PROBLEM_HEADINGS[0],
+        );
+        assert!(sentences(&problem, &ExtractOptions::default()).is_empty());
+        let answer = evidence(text, DocType::Ticket, "Resolution");
+        let sents = sentences(&answer, &ExtractOptions::default());
+        assert_eq!(sents.len(), 1);
+        assert!(sents[0].ticket);
+    }
+
+    #[test]
+    fn a_table_header_and_a_lead_in_are_not_candidates_and_rows_are_shown_readably() {
+        let text = "Code | Meaning\nE21 | Drain problem\nWhen the screen shows:";
+        let ev = evidence(text, crate::domain::DocType::Manual, "");
+        let sents = sentences(&ev, &ExtractOptions::default());
+        let shown: Vec<&str> = sents.iter().map(|s| s.shown.as_str()).collect();
+        assert_eq!(shown, vec!["Code: E21; Meaning: Drain problem."]);
+        assert!(sents[0].row);
+        // the citation quotes the source bytes as they are
+        assert_eq!(sents[0].text, "E21 | Drain problem");
     }
 
     #[test]

@@ -3,10 +3,13 @@
 //! with a reason and a hand-off. The default composer is extractive ([`extract`]): offline and
 //! deterministic. How sure an answer is comes from [`confidence`].
 
+pub mod asked;
 pub mod confidence;
 pub mod extract;
 pub mod llm;
 pub mod metrics;
+pub mod render;
+pub mod scope;
 
 use crate::analyze::Query;
 use crate::chunk::Chunk;
@@ -67,6 +70,9 @@ pub enum Reason {
     ConflictingSources,
     /// The question is far from anything the knowledge base covers.
     OutOfScope,
+    /// The question is about the customer's own order, repair or account, which no document
+    /// answers.
+    NeedsAccount,
 }
 
 impl Reason {
@@ -77,6 +83,7 @@ impl Reason {
             Reason::LowConfidence => "low_confidence",
             Reason::ConflictingSources => "conflicting_sources",
             Reason::OutOfScope => "out_of_scope",
+            Reason::NeedsAccount => "needs_account",
         }
     }
 }
@@ -147,6 +154,9 @@ pub struct Composed {
     pub notes: Vec<String>,
     /// The confidence signals, for tuning and calibration.
     pub signals: Vec<f32>,
+    /// No candidate sentence was in the question's language (the cross-lingual calibration
+    /// applies).
+    pub cross_lingual: bool,
 }
 
 /// What is known of the question beyond its evidence.
@@ -165,7 +175,7 @@ pub struct Composer<'a> {
     /// Scores sentences by similarity when present (by word overlap alone otherwise);
     /// embeds the sentences the index has no vectors of.
     pub embedder: Option<&'a dyn Embedder>,
-    pub calibration: &'a Calibration,
+    pub calibrations: &'a Calibrations,
     pub options: ExtractOptions,
 }
 
@@ -178,14 +188,65 @@ fn handoff(lang: Lang, reason: Reason) -> Handoff {
         (Lang::Zh, Reason::ConflictingSources) => {
             "资料中的说法不一致，我不能确定答案。已为您转接人工客服核实。"
         }
+        (Lang::Zh, Reason::NeedsAccount) => {
+            "这个问题需要查看您的订单或账户信息，我这里查不到。已为您转接人工客服，请准备好订单号或维修单号。"
+        }
+        (Lang::Zh, Reason::OutOfScope) => {
+            "抱歉，这个问题不在我们的服务资料范围内，我无法回答。如需帮助，已为您转接人工客服。"
+        }
         (Lang::Zh, _) => "抱歉，知识库中没有找到能回答这个问题的内容。已为您转接人工客服。",
         (_, Reason::ConflictingSources) => {
             "Our documents disagree on this, so I can't give a sure answer. Let me connect you with an agent who can check."
+        }
+        (_, Reason::NeedsAccount) => {
+            "I can't see your orders or account from here, so I can't check that for you. Let me connect you with an agent; please have your order or repair number ready."
+        }
+        (_, Reason::OutOfScope) => {
+            "Sorry, that's outside what our service documents cover, so I can't answer it. Let me connect you with an agent if you need help."
         }
         _ => "Sorry, I couldn't find this in our knowledge base. Let me connect you with an agent.",
     };
     Handoff {
         message: message.to_string(),
+    }
+}
+
+/// `out` turned into an abstention for `reason`, with the hand-off message in `lang`.
+fn abstained(mut out: Composed, lang: Lang, reason: Reason) -> Composed {
+    let h = handoff(lang, reason);
+    out.text = h.message.clone();
+    out.abstained = true;
+    out.reason = Some(reason);
+    out.handoff = Some(h);
+    out.sentences.clear();
+    out
+}
+
+impl Composed {
+    /// An abstention decided before any evidence was gathered (the question is out of scope,
+    /// or needs the customer's account); `note` says what showed it.
+    pub fn abstention(lang: Lang, reason: Reason, note: String) -> Composed {
+        let mut out = Composed::unanswered(lang, Vec::new());
+        out.notes.push(note);
+        abstained(out, lang, reason)
+    }
+
+    /// Nothing composed yet: no sentences, no confidence, the signals known so far.
+    fn unanswered(lang: Lang, signals: Vec<f32>) -> Composed {
+        Composed {
+            language: lang_name(lang).to_string(),
+            text: String::new(),
+            sentences: Vec::new(),
+            passages: Vec::new(),
+            confidence: 0.0,
+            abstained: true,
+            reason: None,
+            handoff: None,
+            composer: "extractive".into(),
+            notes: Vec::new(),
+            signals,
+            cross_lingual: false,
+        }
     }
 }
 
@@ -264,43 +325,27 @@ impl Composer<'_> {
             Some(q) if !sents.is_empty() => self.sentence_cosines(q, evidence, &sents)?,
             _ => Vec::new(),
         };
+        let asked = asked::Asked::of(&question.text);
         extract::score(
             self.index.analyzer(),
             question.overlap_terms(),
+            &asked,
             &mut sents,
             &cosines,
         );
         let best = sents.iter().max_by(|a, b| a.score.total_cmp(&b.score));
         let signals = Self::signals(evidence, best, background);
-        let mut out = Composed {
-            language: lang_name(lang).to_string(),
-            text: String::new(),
-            sentences: Vec::new(),
-            passages: Vec::new(),
-            confidence: 0.0,
-            abstained: true,
-            reason: None,
-            handoff: None,
-            composer: "extractive".into(),
-            notes: Vec::new(),
-            signals: signals.clone(),
-        };
-        let abstain = |mut out: Composed, reason: Reason| -> Composed {
-            let h = handoff(lang, reason);
-            out.text = h.message.clone();
-            out.abstained = true;
-            out.reason = Some(reason);
-            out.handoff = Some(h);
-            out.sentences.clear();
-            out
-        };
+        let mut out = Composed::unanswered(lang, signals.clone());
+        let abstain = |out: Composed, reason: Reason| abstained(out, lang, reason);
         if evidence.is_empty() || sents.is_empty() {
             return Ok(abstain(out, Reason::NoEvidence));
         }
-        out.confidence = self.calibration.confidence(&signals);
         // answer in the question's language when there is evidence in it
         let same_language = sents.iter().any(|s| s.language == lang);
-        let picked = extract::select(&sents, same_language.then_some(lang), opts);
+        out.cross_lingual = !same_language;
+        let calibration = self.calibrations.pick(lang, same_language);
+        out.confidence = calibration.confidence(&signals);
+        let picked = extract::select(&sents, same_language.then_some(lang), &asked, opts);
         if !same_language {
             out.notes.push(match lang {
                 Lang::Zh => "只找到英文资料，以下按原文引用。".to_string(),
@@ -326,7 +371,7 @@ impl Composer<'_> {
             let n = numbered.iter().position(|p| *p == s.passage).unwrap_or(0) + 1;
             let c = &evidence[s.passage].chunk;
             out.sentences.push(AnswerSentence {
-                text: s.text.clone(),
+                text: s.shown.clone(),
                 citations: vec![Citation {
                     n,
                     chunk_id: c.id.to_string(),
@@ -338,23 +383,30 @@ impl Composer<'_> {
                     quote: s.text.clone(),
                 }],
             });
-            parts.push(format!("{}[{n}]", s.text));
+            parts.push(format!("{}[{n}]", s.shown));
         }
         out.text = parts.join(if lang == Lang::Zh { "" } else { " " });
-        if out.confidence < self.calibration.threshold {
-            let reason = if out.confidence < self.calibration.threshold / 2.0 {
+        if out.confidence < calibration.threshold {
+            let reason = if out.confidence < calibration.threshold / 2.0 {
                 Reason::OutOfScope
             } else {
                 Reason::LowConfidence
             };
             return Ok(abstain(out, reason));
         }
-        // conflicts among the strong sentences (a conflicting one is often dropped from the
-        // answer as a near-repeat of the best, so look before that)
+        // conflicts: two documents the answer cites stating the same thing with other figures
+        // (among the strong sentences of the cited passages: a conflicting one is often
+        // dropped from the answer as a near-repeat of the lead, so look before that). A
+        // ticket quotes the documents and yields to them.
         let top = picked.iter().map(|s| s.score).fold(0f32, f32::max);
         let strong: Vec<&extract::Scored> = sents
             .iter()
-            .filter(|s| s.score >= opts.keep_ratio * top && (!same_language || s.language == lang))
+            .filter(|s| {
+                s.score >= opts.keep_ratio * top
+                    && !s.ticket
+                    && numbered.contains(&s.passage)
+                    && (!same_language || s.language == lang)
+            })
             .collect();
         for (i, a) in strong.iter().enumerate() {
             for b in &strong[i + 1..] {

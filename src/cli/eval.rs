@@ -28,10 +28,18 @@ pub enum ModeArg {
 }
 
 #[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["dataset", "exam"])))]
 pub struct Args {
     /// Folder with corpus.jsonl, queries.jsonl and qrels.tsv.
     #[arg(long, value_name = "DIR")]
-    dataset: PathBuf,
+    dataset: Option<PathBuf>,
+    /// A customer-question exam (JSON Lines) over the configured corpus: each question asked
+    /// as a customer would (public scope) and graded.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["mode", "negatives", "dump_vectors"])]
+    exam: Option<PathBuf>,
+    /// Exam: let the LLM composer write the answers (`[answer.llm]` must be configured).
+    #[arg(long, requires = "exam")]
+    llm: bool,
     /// bm25, vector, hybrid, rerank or all (retrieval); answer (answer quality).
     #[arg(long, value_enum, ignore_case = true, default_value = "bm25")]
     mode: ModeArg,
@@ -49,6 +57,9 @@ pub struct Args {
 }
 
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    let Some(dataset) = args.dataset.clone() else {
+        return exam(config, &args);
+    };
     let modes: Vec<EvalMode> = match args.mode {
         ModeArg::Answer => return answers(config, &args),
         ModeArg::All => EvalMode::ALL.to_vec(),
@@ -70,7 +81,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
         None
     };
     let analyzer = kefu::analyzer(config)?;
-    let ds = Dataset::load(&args.dataset)?;
+    let ds = Dataset::load(&dataset)?;
     if !args.json {
         println!(
             "{:<18} {:<7} {:>7} {:>8} {:>10} {:>7} {:>8} {:>8} {:>8} {:>9}",
@@ -112,7 +123,10 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
 /// `--mode answer`.
 fn answers(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     let analyzer = kefu::analyzer(config)?;
-    let ds = Dataset::load(&args.dataset)?;
+    let Some(dataset) = &args.dataset else {
+        return Err(Error::InvalidRequest("--mode answer needs --dataset".into()).into());
+    };
+    let ds = Dataset::load(dataset)?;
     let neg = match &args.negatives {
         Some(d) => Some(Dataset::load(d)?),
         None => None,
@@ -136,5 +150,85 @@ fn answers(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         println!("{}", serde_json::to_string_pretty(&r)?);
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--exam`: indexes the configured corpus (incrementally) and grades the exam on it.
+fn exam(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
+    let Some(path) = &args.exam else {
+        return Err(Error::InvalidRequest("give --dataset or --exam".into()).into());
+    };
+    let exam = eval::exam::Exam::load(path)?;
+    if args.llm && config.answer.llm.is_none() {
+        return Err(Error::config(
+            "answer.llm",
+            "--llm needs an LLM: set [answer.llm] in the configuration",
+        )
+        .into());
+    }
+    let engine = super::index_and_open(config.clone(), !args.json)?;
+    let progress = !args.json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let report = eval::exam::grade(&engine, &exam, args.llm, &mut |done, total| {
+        if progress {
+            eprint!("\rquestions: {done}/{total}");
+            if done == total {
+                eprintln!();
+            }
+        }
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for f in &report.failures {
+        println!(
+            "{:<8} {:<14} {:<24} conf {:.3}  {}",
+            f.id,
+            f.area,
+            format!("{:?}", f.outcome).to_lowercase(),
+            f.confidence,
+            f.question
+        );
+        if !f.missing.is_empty() {
+            println!("         missing: {}", f.missing.join(" · "));
+        }
+        if f.got == "answered" {
+            let mut answer: String = f.answer.chars().take(160).collect();
+            if answer.len() < f.answer.len() {
+                answer.push('…');
+            }
+            println!("         cited {}: {answer}", f.cited.join(", "));
+        } else {
+            println!("         abstained: {}", f.got);
+        }
+    }
+    println!();
+    println!(
+        "{:<14} {:>5} {:>10} {:>10} {:>10} {:>10} {:>8}",
+        "group", "n", "automation", "wrong", "abst_ans", "abst_unans", "reason"
+    );
+    let row = |name: &str, f: &eval::exam::Figures| {
+        println!(
+            "{:<14} {:>5} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>8.3}",
+            name,
+            f.questions,
+            f.automation,
+            f.wrong_rate,
+            f.abstained_on_answerable,
+            f.correct_abstention,
+            f.reason_correct
+        );
+    };
+    row("all", &report.all);
+    for (lang, f) in &report.by_lang {
+        row(lang, f);
+    }
+    for (area, f) in &report.by_area {
+        row(area, f);
+    }
+    println!(
+        "p50 {:.1} ms, p99 {:.1} ms; conflicting_sources fired {} times ({} composer)",
+        report.p50_ms, report.p99_ms, report.all.conflicting_sources, report.composer
+    );
     Ok(ExitCode::SUCCESS)
 }

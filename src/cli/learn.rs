@@ -11,7 +11,8 @@ use kefu::Config;
 #[derive(clap::Subcommand)]
 pub enum AnswerAction {
     /// Fit the answer confidence on pairs of data sets (each set's own questions are
-    /// answerable, the other set's are not) and choose the abstention threshold.
+    /// answerable, the other set's are not) and on customer questions asked of the configured
+    /// corpus, and choose the abstention threshold.
     Calibrate {
         /// Folder holding the data sets.
         #[arg(long, value_name = "DIR", default_value = "../shared/eval")]
@@ -23,6 +24,25 @@ pub enum AnswerAction {
             default_value = "emanual-en:faq-en,faq-en:emanual-en,cmrc-zh:afqmc-zh,xquad-zh2en:cmrc-zh"
         )]
         pairs: Vec<String>,
+        /// Customer-question exams over the configured corpus to calibrate on too (comma-
+        /// separated; answerable questions count as answered well when the extractive answer
+        /// holds their facts). The threshold is chosen on these and the outside questions.
+        #[arg(long, value_delimiter = ',', default_value = "exams/calibration.jsonl")]
+        exams: Vec<PathBuf>,
+        /// Unanswerable questions from outside the domain, asked of the configured corpus:
+        /// PATH:LABEL, the rows of a JSON Lines file of {text, label} with that label
+        /// (comma-separated; the paths are relative to the working folder).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "../shared/eval/intent-en-clinc150/train.jsonl:oos,../shared/eval/intent-zh-smp2017/train.jsonl:chat"
+        )]
+        outside: Vec<String>,
+        /// Keep the labelled confidence signals of every question here, and when the file
+        /// exists, fit on it instead of asking the questions again (for trying thresholds; it
+        /// goes stale when answers change).
+        #[arg(long, value_name = "FILE")]
+        signals: Option<PathBuf>,
         /// Least abstention precision the threshold must give.
         #[arg(long, default_value_t = 0.9)]
         min_precision: f64,
@@ -70,18 +90,34 @@ pub fn answer(config: &Config, action: AnswerAction) -> anyhow::Result<ExitCode>
     let AnswerAction::Calibrate {
         eval_dir,
         pairs,
+        exams,
+        outside,
+        signals,
         min_precision,
         min_recall,
         out,
     } = action;
-    let cal = kefu::learn::calibrate::calibrate(
-        config,
-        &eval_dir,
-        &pairs,
-        min_precision,
-        min_recall,
-        &mut |line| println!("{line}"),
-    )?;
+    let mut say = |line: &str| println!("{line}");
+    let cached = signals.as_ref().filter(|f| f.is_file());
+    let groups: Vec<kefu::learn::calibrate::Group> = if let Some(file) = cached {
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        say(&format!("signals read from {}", file.display()));
+        serde_json::from_str(&text).with_context(|| format!("reading {}", file.display()))?
+    } else {
+        let mut groups = kefu::learn::calibrate::pair_groups(config, &eval_dir, &pairs, &mut say)?;
+        if !exams.is_empty() || !outside.is_empty() {
+            let engine = super::index_and_open(config.clone(), true)?;
+            groups.extend(kefu::learn::calibrate::in_domain(
+                &engine, &exams, &outside, &mut say,
+            )?);
+        }
+        if let Some(file) = &signals {
+            write(file, &serde_json::to_string(&groups)?)?;
+        }
+        groups
+    };
+    let cal = kefu::learn::calibrate::calibrate(&groups, min_precision, min_recall, &mut say)?;
     write(&out, &serde_json::to_string_pretty(&cal)?)?;
     println!("calibration written to {}", out.display());
     Ok(ExitCode::SUCCESS)

@@ -53,7 +53,8 @@ enum Command {
         #[command(subcommand)]
         action: learn::RerankAction,
     },
-    /// Measure retrieval quality and speed on a BEIR-layout data set.
+    /// Measure retrieval quality and speed on a BEIR-layout data set, or grade a customer-question
+    /// exam.
     Eval(eval::Args),
 }
 
@@ -116,6 +117,22 @@ fn init_logging(config: &Config) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
+}
+
+/// Indexes the configured corpus incrementally (so the engine reflects every file as it is
+/// now) and opens the live generation.
+pub(crate) fn index_and_open(config: Config, progress: bool) -> anyhow::Result<Engine> {
+    let analyzer = kefu::analyzer(&config)?;
+    let opts = IndexOptions {
+        corpus: config.corpus.dir.clone(),
+        progress,
+        ..Default::default()
+    };
+    let report = kefu::index(&config, &analyzer, &opts)?;
+    for f in &report.failed {
+        eprintln!("  skipped {}: {}", f.path, f.reason);
+    }
+    Ok(Engine::open(config, analyzer)?)
 }
 
 /// Opens the live generation, building it from the corpus first when there is none.

@@ -10,6 +10,16 @@ use crate::error::{Error, Result};
 pub struct AnswerConfig {
     /// Passages retrieved as evidence when a request does not say.
     pub passages: usize,
+    /// Sentences in an extractive answer at most.
+    pub max_sentences: usize,
+    /// The length, in characters, that an extractive answer's sentences after the first may
+    /// not take it past, for Chinese and for English answers.
+    pub max_chars_zh: usize,
+    pub max_chars_en: usize,
+    /// Sentences of other passages support the first when they score at least this share of
+    /// it and come from one of the `support_passages` best passages.
+    pub support_ratio: f32,
+    pub support_passages: usize,
     /// An OpenAI-compatible chat-completions server that writes answers from the passages
     /// (checked sentence by sentence); without it answers are extractive.
     pub llm: Option<LlmConfig>,
@@ -17,8 +27,14 @@ pub struct AnswerConfig {
 
 impl Default for AnswerConfig {
     fn default() -> Self {
+        let extract = crate::answer::ExtractOptions::default();
         AnswerConfig {
             passages: 5,
+            max_sentences: extract.max_sentences,
+            max_chars_zh: extract.max_chars_zh,
+            max_chars_en: extract.max_chars_en,
+            support_ratio: extract.keep_ratio,
+            support_passages: extract.support_passages,
             llm: None,
         }
     }
@@ -82,9 +98,48 @@ fn default_llm_kept() -> f32 {
 }
 
 impl AnswerConfig {
+    /// The extractive composer's settings.
+    pub fn extract_options(&self) -> crate::answer::ExtractOptions {
+        crate::answer::ExtractOptions {
+            passages: self.passages,
+            max_sentences: self.max_sentences,
+            max_chars_zh: self.max_chars_zh,
+            max_chars_en: self.max_chars_en,
+            keep_ratio: self.support_ratio,
+            support_passages: self.support_passages,
+            ..crate::answer::ExtractOptions::default()
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         if self.passages == 0 || self.passages > 50 {
             return Err(Error::config("answer.passages", "must be between 1 and 50"));
+        }
+        if self.max_sentences == 0 || self.max_sentences > 20 {
+            return Err(Error::config(
+                "answer.max_sentences",
+                "must be between 1 and 20",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.support_ratio) {
+            return Err(Error::config(
+                "answer.support_ratio",
+                "must be between 0 and 1",
+            ));
+        }
+        if self.support_passages == 0 || self.support_passages > 50 {
+            return Err(Error::config(
+                "answer.support_passages",
+                "must be between 1 and 50",
+            ));
+        }
+        for (key, v) in [
+            ("answer.max_chars_zh", self.max_chars_zh),
+            ("answer.max_chars_en", self.max_chars_en),
+        ] {
+            if !(20..=5000).contains(&v) {
+                return Err(Error::config(key, "must be between 20 and 5000"));
+            }
         }
         match &self.llm {
             Some(l) => l.validate(),

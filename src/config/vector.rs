@@ -32,6 +32,9 @@ pub struct VectorConfig {
     /// Also embed every quotable sentence when indexing (answers then compare the question
     /// with sentences without running the model; about doubles the embedding work).
     pub sentence_vectors: bool,
+    /// Questions whose vectors are kept for when they are asked again (least recently used
+    /// out first); 0 keeps none.
+    pub query_cache: usize,
 }
 
 impl Default for VectorConfig {
@@ -47,6 +50,7 @@ impl Default for VectorConfig {
             batch_size: 32,
             batch_tokens: 512,
             sentence_vectors: true,
+            query_cache: 4096,
         }
     }
 }
@@ -104,6 +108,12 @@ impl Precision {
 
 impl VectorConfig {
     pub fn validate(&self) -> Result<()> {
+        if self.query_cache > 10_000_000 {
+            return Err(Error::config(
+                "vector.query_cache",
+                "must be at most 10000000 questions (each keeps 1.5 KiB)",
+            ));
+        }
         if !(2..=128).contains(&self.m) {
             return Err(Error::config("vector.m", "must be between 2 and 128"));
         }

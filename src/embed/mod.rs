@@ -4,6 +4,8 @@
 //! model's own table first (see `models::tokenizer`). Passages are embedded in batches sorted by
 //! length, so a batch pads little.
 
+pub mod cache;
+
 use std::path::Path;
 use std::sync::{Mutex, OnceLock};
 

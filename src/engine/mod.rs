@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::analyze::{Analyzer, Query};
 use crate::answer;
+use crate::answer::scope::{self as scope_check, Catalogue, Verdict};
 use crate::config::Config;
 use crate::embed::{self, Embedder as _};
 use crate::error::Result;
@@ -29,6 +30,32 @@ pub struct Engine {
     calibration: Arc<answer::Calibrations>,
     llm: Option<Arc<answer::llm::LlmClient>>,
     observers: Vec<Arc<dyn TurnObserver>>,
+    /// What the knowledge base covers, for every caller and for public ones.
+    catalogue: Arc<Catalogues>,
+}
+
+/// The catalogue of a generation as each scope sees it.
+struct Catalogues {
+    all: Catalogue,
+    public: Catalogue,
+}
+
+impl Catalogues {
+    fn of(generation: &Generation) -> Arc<Catalogues> {
+        let docs = generation.documents();
+        let analyzer = generation.analyzer();
+        Arc::new(Catalogues {
+            all: Catalogue::of(analyzer, &docs, false),
+            public: Catalogue::of(analyzer, &docs, true),
+        })
+    }
+
+    fn for_scope(&self, scope: Scope) -> &Catalogue {
+        match scope {
+            Scope::All => &self.all,
+            Scope::Public => &self.public,
+        }
+    }
 }
 
 /// A question to answer.
@@ -61,6 +88,29 @@ pub struct Timings {
     pub total_ms: f64,
     /// Every stage of the turn by name, in order.
     pub stages: Vec<StageTiming>,
+}
+
+impl Timings {
+    /// The timings of a turn's stages.
+    fn of(stages: Vec<StageTiming>, embed_ms: Option<f64>, rerank_ms: Option<f64>) -> Timings {
+        let ms = |names: &[&str]| -> f64 {
+            stages
+                .iter()
+                .filter(|s| names.contains(&s.stage))
+                .map(|s| s.ms)
+                .sum()
+        };
+        Timings {
+            embed_ms,
+            rerank_ms,
+            retrieve_ms: ms(&["analyse", "scope", "retrieve", "evidence"]),
+            compose_ms: ms(&["compose", "write"]),
+            total_ms: ms(&[
+                "analyse", "scope", "retrieve", "evidence", "compose", "write",
+            ]),
+            stages,
+        }
+    }
 }
 
 /// An answer as returned to callers.
@@ -124,6 +174,7 @@ impl Engine {
             .map(|l| Arc::new(answer::llm::LlmClient::new(l)));
         Ok(Engine {
             config,
+            catalogue: Catalogues::of(&generation),
             generation,
             embedder,
             reranker,
@@ -144,6 +195,7 @@ impl Engine {
     ) -> Engine {
         Engine {
             config,
+            catalogue: Catalogues::of(&generation),
             generation,
             embedder,
             reranker,
@@ -157,6 +209,7 @@ impl Engine {
     pub fn with_generation(&self, generation: Generation) -> Engine {
         Engine {
             config: self.config.clone(),
+            catalogue: Catalogues::of(&generation),
             generation,
             embedder: self.embedder.clone(),
             reranker: self.reranker.clone(),
@@ -172,7 +225,13 @@ impl Engine {
             return None;
         };
         match embed::E5Embedder::load(&files, embed::E5Options::for_queries(&config.vector)) {
-            Ok(e) if e.fingerprint() == fingerprint => Some(Arc::new(e)),
+            Ok(e) if e.fingerprint() == fingerprint => {
+                let e: Arc<dyn embed::Embedder> = Arc::new(e);
+                Some(match config.vector.query_cache {
+                    0 => e,
+                    n => Arc::new(embed::cache::CachedQueries::new(e, n)),
+                })
+            }
             Ok(_) => {
                 tracing::warn!("the index was embedded with another model version; answering from BM25 until `kefu index` rebuilds it");
                 None
@@ -182,6 +241,25 @@ impl Engine {
                 None
             }
         }
+    }
+
+    /// This engine with another answer calibration (everything else shared).
+    pub fn with_calibration(&self, calibration: Arc<answer::Calibrations>) -> Engine {
+        Engine {
+            config: self.config.clone(),
+            generation: self.generation.clone(),
+            embedder: self.embedder.clone(),
+            reranker: self.reranker.clone(),
+            calibration,
+            llm: self.llm.clone(),
+            observers: self.observers.clone(),
+            catalogue: self.catalogue.clone(),
+        }
+    }
+
+    /// The answer calibration.
+    pub fn calibration(&self) -> &answer::Calibrations {
+        &self.calibration
     }
 
     /// Adds an observer told of every answered turn.
@@ -304,8 +382,25 @@ impl Engine {
     pub fn answer_streaming(&self, req: &AnswerRequest, sink: answer::Sink<'_>) -> Result<Answer> {
         let mut turn = turn::Turn::start();
         let query = turn.stage("analyse", || self.analyse(&req.question));
-        let ranked = turn.stage("retrieve", || self.retrieve(&query, req))?;
         let stats = Stats::of(req.scope);
+        let verdict = turn.stage("scope", || self.scope(&query, req.scope))?;
+        let (models, categories) = match verdict {
+            Verdict::InScope { models, categories } => (models, categories),
+            Verdict::OutOfScope { why } => {
+                return Ok(self.abstain_early(req, &query, turn, answer::Reason::OutOfScope, why));
+            }
+            Verdict::NeedsAccount { why } => {
+                return Ok(self.abstain_early(
+                    req,
+                    &query,
+                    turn,
+                    answer::Reason::NeedsAccount,
+                    why,
+                ));
+            }
+        };
+        let narrowed = !models.is_empty() || !categories.is_empty();
+        let ranked = turn.stage("retrieve", || self.retrieve(&query, req, narrowed))?;
         let boosts = self.config.search.boost.for_lang(query.lang);
         let index = self.index();
         let evidence = turn.stage("evidence", || {
@@ -316,6 +411,8 @@ impl Engine {
                 ranked
                     .items
                     .iter()
+                    .filter(|r| scope_check::Scope::may_cite(&models, &categories, &r.chunk.meta))
+                    .take(req.passages.max(1))
                     .map(|r| (r.chunk.clone(), r.cosine, r.score))
                     .collect(),
                 stats,
@@ -325,8 +422,8 @@ impl Engine {
         let composer = answer::Composer {
             index,
             embedder: self.embedder.as_deref(),
-            calibration: self.calibration.for_lang(query.lang),
-            options: answer::ExtractOptions::default(),
+            calibrations: &self.calibration,
+            options: self.config.answer.extract_options(),
         };
         let composed = turn.stage("compose", || -> Result<answer::Composed> {
             let background = answer::Background {
@@ -352,45 +449,82 @@ impl Engine {
                 composed
             }
         });
-        let stages = turn.finish();
-        let ms = |names: &[&str]| -> f64 {
-            stages
-                .iter()
-                .filter(|s| names.contains(&s.stage))
-                .map(|s| s.ms)
-                .sum()
-        };
         let answer = Answer {
             question: req.question.clone(),
             composed,
             mode: ranked.mode,
             warnings: ranked.warnings,
-            timings: Timings {
-                embed_ms: ranked.embed_ms,
-                rerank_ms: ranked.rerank_ms,
-                retrieve_ms: ms(&["analyse", "retrieve", "evidence"]),
-                compose_ms: ms(&["compose", "write"]),
-                total_ms: ms(&["analyse", "retrieve", "evidence", "compose", "write"]),
-                stages,
-            },
+            timings: Timings::of(turn.finish(), ranked.embed_ms, ranked.rerank_ms),
             evidence: evidence.into_iter().map(|e| e.chunk).collect(),
         };
+        Ok(self.observed(&query, req.scope, answer))
+    }
+
+    /// Tells the observers of a finished turn.
+    fn observed(&self, query: &Query, scope: Scope, answer: Answer) -> Answer {
         let record = TurnRecord {
-            query: &query,
-            scope: req.scope,
+            query,
+            scope,
             answer: &answer,
         };
         for o in &self.observers {
             o.observe(&record);
         }
-        Ok(answer)
+        answer
     }
 
-    /// An answer's retrieval: hybrid, reranked, the top `passages` (the evidence).
-    pub fn retrieve(&self, query: &Query, req: &AnswerRequest) -> Result<retrieve::RankedOutcome> {
+    /// Whether the question is one the knowledge base may answer (as `scope` sees it).
+    pub fn scope(&self, query: &Query, scope: Scope) -> Result<Verdict> {
+        scope_check::Scope {
+            catalogue: self.catalogue.for_scope(scope),
+            lexicon: answer::scope::Lexicon::builtin(),
+            index: &self.generation,
+            stats: Stats::of(scope),
+        }
+        .check(query)
+    }
+
+    /// The answer to a question the scope check turned away.
+    fn abstain_early(
+        &self,
+        req: &AnswerRequest,
+        query: &Query,
+        turn: turn::Turn,
+        reason: answer::Reason,
+        why: String,
+    ) -> Answer {
+        let answer = Answer {
+            question: req.question.clone(),
+            composed: answer::Composed::abstention(query.lang, reason, why),
+            mode: if self.has_vectors() {
+                Mode::Hybrid
+            } else {
+                Mode::Bm25
+            },
+            warnings: Vec::new(),
+            timings: Timings::of(turn.finish(), None, None),
+            evidence: Vec::new(),
+        };
+        self.observed(query, req.scope, answer)
+    }
+
+    /// An answer's retrieval: hybrid, reranked; the top `passages` (the evidence), or more
+    /// when the question is `narrowed` to some models or kinds of product (the passages about
+    /// others are left out after).
+    pub fn retrieve(
+        &self,
+        query: &Query,
+        req: &AnswerRequest,
+        narrowed: bool,
+    ) -> Result<retrieve::RankedOutcome> {
+        let depth = if narrowed {
+            req.passages.saturating_mul(3)
+        } else {
+            req.passages
+        };
         let sreq = SearchRequest {
             query: req.question.clone(),
-            top_k: req.passages.clamp(1, self.config.search.max_top_k),
+            top_k: depth.clamp(1, self.config.search.max_top_k),
             mode: Mode::Hybrid,
             filters: req.filters.clone(),
             scope: req.scope,
@@ -501,7 +635,7 @@ mod tests {
         let stages: Vec<&str> = answer.timings.stages.iter().map(|s| s.stage).collect();
         assert_eq!(
             stages,
-            ["analyse", "retrieve", "evidence", "compose", "write"]
+            ["analyse", "scope", "retrieve", "evidence", "compose", "write"]
         );
         assert_eq!(count.0.load(std::sync::atomic::Ordering::Relaxed), 1);
         assert!(answer

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::answer::{metrics, Calibration, Calibrations, CitedPassage};
+use crate::answer::{metrics, Calibrations, CitedPassage};
 use crate::config::Config;
 use crate::domain::ChunkId;
 use crate::engine::{AnswerRequest, Engine};
@@ -89,17 +89,7 @@ pub fn evaluate_answers(
         );
     }
     // the engine never abstains: the confidence is computed here, with the real calibration
-    let never = Arc::new(Calibrations {
-        en: Calibration {
-            threshold: f32::NEG_INFINITY,
-            ..calibrations.en.clone()
-        },
-        zh: Calibration {
-            threshold: f32::NEG_INFINITY,
-            ..calibrations.zh.clone()
-        },
-        ..calibrations.clone()
-    });
+    let never = Arc::new(calibrations.never_abstaining());
     let prep = super::prepare(ds, config, analyzer, progress, true, Some(reranker), never)?;
     let request = |text: &str| AnswerRequest {
         question: text.to_string(),
@@ -119,9 +109,15 @@ pub fn evaluate_answers(
         let answer = engine.answer(&request(text))?;
         times.push(t.elapsed().as_secs_f64() * 1000.0);
         let composed = &answer.composed;
-        let calibration = calibrations.for_lang(crate::text::Lang::detect(text));
-        let confidence = calibration.confidence(&composed.signals);
-        signals.push((composed.signals.clone(), *answerable));
+        let calibration =
+            calibrations.pick(crate::text::Lang::detect(text), !composed.cross_lingual);
+        // a question the scope check turned away never reaches the confidence: it abstains
+        let confidence = if composed.signals.is_empty() {
+            f32::NEG_INFINITY
+        } else {
+            signals.push((composed.signals.clone(), *answerable));
+            calibration.confidence(&composed.signals)
+        };
         confidences.push((confidence, *answerable, calibration.threshold));
         if progress && (i + 1) % 100 == 0 {
             eprint!("\r{}: {}/{} questions", ds.name, i + 1, questions.len());
@@ -162,7 +158,7 @@ fn with_sentence_vectors(
     let mut memo: HashMap<ChunkId, PassageSentences> = HashMap::new();
     for (_, text, _) in questions {
         let query = engine.analyse(text);
-        for r in engine.retrieve(&query, &request(text))?.items {
+        for r in engine.retrieve(&query, &request(text), false)?.items {
             if memo.contains_key(&r.chunk.id) {
                 continue;
             }

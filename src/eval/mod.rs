@@ -6,6 +6,7 @@
 //! skipped (a question is not its own paraphrase).
 
 mod answers;
+pub mod exam;
 mod prepare;
 mod retrieval;
 
@@ -131,6 +132,20 @@ impl Dataset {
 }
 
 impl Dataset {
+    /// The language of most of its passages.
+    pub fn corpus_language(&self) -> Lang {
+        let zh = self
+            .corpus
+            .iter()
+            .filter(|(_, _, t)| Lang::detect(t) == Lang::Zh)
+            .count();
+        if zh * 2 > self.corpus.len() {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
+    }
+
     /// The language of most of its questions.
     pub fn language(&self) -> Lang {
         let zh = self

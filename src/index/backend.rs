@@ -11,7 +11,7 @@ use crate::config::FieldBoosts;
 use crate::domain::ChunkId;
 use crate::error::Result;
 
-use super::lexical::{FilterSet, LexicalHit, Stats, SCORED};
+use super::lexical::{FilterSet, LexicalHit, Stats, TermField, SCORED};
 
 /// What retrieval, reranking and answers read from an index.
 pub trait Backend: Send + Sync {
@@ -60,6 +60,19 @@ pub trait Backend: Send + Sync {
 
     /// The idf-weighted share of the query's terms the index knows at all.
     fn known_share(&self, query: &Query, boosts: &FieldBoosts, stats: Stats) -> Result<f32>;
+
+    /// The document frequency of each of `terms` (of the stream `field` indexes: words or
+    /// identifiers) among the passages `stats` counts, and the number of those passages.
+    fn doc_freqs(
+        &self,
+        field: TermField,
+        terms: &[String],
+        stats: Stats,
+    ) -> Result<(Vec<u64>, u64)>;
+
+    /// The metadata of every document in the index (what the catalogue of products is read
+    /// from).
+    fn documents(&self) -> Vec<Arc<crate::domain::DocMeta>>;
 
     /// Whether precomputed vectors of the passages' quotable sentences exist.
     fn has_sentence_vectors(&self) -> bool;

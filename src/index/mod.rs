@@ -34,7 +34,7 @@ use crate::config::FieldBoosts;
 use crate::domain::ChunkId;
 use crate::error::{Error, Result};
 pub use backend::Backend;
-use lexical::{FilterSet, LexicalHit, LexicalIndex, LexicalReader, Stats};
+use lexical::{FilterSet, LexicalHit, LexicalIndex, LexicalReader, Stats, TermField};
 
 impl From<tantivy::TantivyError> for Error {
     fn from(e: tantivy::TantivyError) -> Self {
@@ -232,7 +232,9 @@ fn remove_dir(path: &Path) {
     }
 }
 
-/// A generation opened for reading: the local [`Backend`].
+/// A generation opened for reading: the local [`Backend`] (cheap to clone: its parts are
+/// shared).
+#[derive(Clone)]
 pub struct Generation {
     pub number: u64,
     pub path: PathBuf,
@@ -330,6 +332,19 @@ impl Backend for Generation {
 
     fn known_share(&self, query: &Query, boosts: &FieldBoosts, stats: Stats) -> Result<f32> {
         self.lexical.known_share(query, boosts, stats)
+    }
+
+    fn doc_freqs(
+        &self,
+        field: TermField,
+        terms: &[String],
+        stats: Stats,
+    ) -> Result<(Vec<u64>, u64)> {
+        self.lexical.doc_freqs(field, terms, stats)
+    }
+
+    fn documents(&self) -> Vec<Arc<crate::domain::DocMeta>> {
+        self.lexical.documents()
     }
 
     fn has_sentence_vectors(&self) -> bool {

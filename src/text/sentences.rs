@@ -91,6 +91,10 @@ pub fn quotable(s: &str) -> bool {
         return false;
     }
     let tokens = count_tokens(s);
+    // a table row states a fact in few words ("E21 | Drain problem")
+    if s.contains(" | ") {
+        return tokens >= 3;
+    }
     let cjk = s.chars().any(is_cjk);
     (cjk && tokens >= 5) || (!cjk && tokens >= 4)
 }
@@ -146,5 +150,7 @@ mod tests {
         assert!(!quotable("Warranty"));
         assert!(quotable("The battery is covered for 12 months."));
         assert!(quotable("电池保修十二个月"));
+        assert!(quotable("E21 | Drain problem"));
+        assert!(!quotable("E21 | Drain"));
     }
 }

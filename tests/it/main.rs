@@ -5,6 +5,7 @@
 mod answer;
 mod consistency;
 mod corpus;
+mod customer;
 mod eval;
 mod http;
 mod hybrid;

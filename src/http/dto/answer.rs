@@ -51,8 +51,10 @@ pub enum Reason {
     LowConfidence,
     /// The best passages disagree.
     ConflictingSources,
-    /// The question is far from anything the knowledge base covers.
+    /// The question is about a product, brand or subject the knowledge base does not cover.
     OutOfScope,
+    /// The question is about the customer's own order, repair or account.
+    NeedsAccount,
 }
 
 impl From<answer::Reason> for Reason {
@@ -62,6 +64,7 @@ impl From<answer::Reason> for Reason {
             answer::Reason::LowConfidence => Reason::LowConfidence,
             answer::Reason::ConflictingSources => Reason::ConflictingSources,
             answer::Reason::OutOfScope => Reason::OutOfScope,
+            answer::Reason::NeedsAccount => Reason::NeedsAccount,
         }
     }
 }

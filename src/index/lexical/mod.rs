@@ -324,6 +324,15 @@ pub const FIELD_NAMES: [&str; SCORED] =
 /// count) are computed over. A caller limited to public passages gets statistics of the public
 /// passages only, so that nothing it sees (scores, coverage, an answer's confidence) depends on
 /// what internal passages contain.
+/// A stream of indexed terms that can be looked up by value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TermField {
+    /// Words (jieba words, English stems): the body field.
+    Words,
+    /// Identifiers (model, error and order numbers).
+    Idents,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stats {
     /// Every passage.

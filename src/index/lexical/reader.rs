@@ -312,18 +312,7 @@ impl LexicalReader {
                 continue;
             }
             for t in terms {
-                let term = Term::from_field_text(fields[slot], t);
-                let mut infos = Vec::with_capacity(self.segments.len());
-                let mut df = 0u64;
-                for (si, seg) in self.segments.iter().enumerate() {
-                    let ti = seg.inverted[slot]
-                        .get_term_info(&term)
-                        .map_err(|e| Error::Index(e.to_string()))?;
-                    if let Some(ti) = &ti {
-                        df += self.doc_freq(stats, si, slot, ti)?;
-                    }
-                    infos.push(ti);
-                }
+                let (df, infos) = self.term_df(fields[slot], slot, t, stats)?;
                 let idf = (1.0 + (n - df as f64 + 0.5) / (df as f64 + 0.5)).ln() as f32;
                 // terms absent from the index still count in the ideal score: a query whose
                 // words the corpus lacks (another language, say) covers little of itself
@@ -476,6 +465,58 @@ impl LexicalReader {
             });
         }
         Ok(out)
+    }
+
+    /// The document frequency within `stats` of each of `terms` (analysed as the stream
+    /// `field` indexes), and the number of passages `stats` counts.
+    pub fn doc_freqs(
+        &self,
+        field: TermField,
+        terms: &[String],
+        stats: Stats,
+    ) -> Result<(Vec<u64>, u64)> {
+        // the slots of the body (words) and identifier fields among the scored fields
+        let slot = match field {
+            TermField::Words => 2,
+            TermField::Idents => 6,
+        };
+        let field = Self::scored_fields(&self.fields)[slot];
+        let dfs = terms
+            .iter()
+            .map(|t| Ok(self.term_df(field, slot, t, stats)?.0))
+            .collect::<Result<Vec<u64>>>()?;
+        Ok((dfs, self.docs_in(stats)))
+    }
+
+    /// A term's document frequency within `stats` over every segment, and its term info in
+    /// each segment (`None` where the segment lacks it).
+    fn term_df(
+        &self,
+        field: Field,
+        slot: usize,
+        text: &str,
+        stats: Stats,
+    ) -> Result<(u64, Vec<Option<tantivy::postings::TermInfo>>)> {
+        let term = Term::from_field_text(field, text);
+        let mut infos = Vec::with_capacity(self.segments.len());
+        let mut df = 0u64;
+        for (si, seg) in self.segments.iter().enumerate() {
+            let ti = seg.inverted[slot]
+                .get_term_info(&term)
+                .map_err(|e| Error::Index(e.to_string()))?;
+            if let Some(ti) = &ti {
+                df += self.doc_freq(stats, si, slot, ti)?;
+            }
+            infos.push(ti);
+        }
+        Ok((df, infos))
+    }
+
+    /// The metadata of every document in the index.
+    pub fn documents(&self) -> Vec<Arc<crate::domain::DocMeta>> {
+        let mut v: Vec<_> = self.metas.values().cloned().collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
     }
 
     /// The idf-weighted share of the question's terms that occur anywhere in the index (0 when

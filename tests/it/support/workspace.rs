@@ -61,8 +61,13 @@ impl Workspace {
     /// A workspace over the demo corpus with the demo index already built: a copy of one
     /// index built once per test run (tests may write to their copy).
     pub fn demo() -> Workspace {
+        Self::demo_with(&[])
+    }
+
+    /// [`Workspace::demo`] with the index built by `kefu index` with `env` (vectors, say).
+    pub fn demo_with(env: &[(&str, &str)]) -> Workspace {
         let ws = Workspace::new(&repo().join("corpus"));
-        let built = prebuilt("demo", &[], || {
+        let built = prebuilt(&format!("demo {env:?}"), env, || {
             Workspace::create(scratch(), repo().join("corpus"))
         });
         copy_dir(&built.index_dir(), &ws.index_dir());
