@@ -19,6 +19,8 @@ pub enum Kind {
     Steps,
     /// Yes or no: the clause that decides.
     YesNo,
+    /// How to reach the company: a phone number, an address, hours.
+    Contact,
     Other,
 }
 
@@ -37,6 +39,8 @@ struct Patterns {
     duration: Regex,
     steps: Regex,
     yes_no: Regex,
+    contact: Regex,
+    has_contact: Regex,
     has_price: Regex,
     has_duration: Regex,
     decides: Regex,
@@ -53,6 +57,8 @@ fn patterns() -> Option<&'static Patterns> {
             duration: Regex::new(r"(?i)(多久|多长时间|几个月|几年|几天|多少天|保修期|保多久|期限|\bhow long\b|\bhow many (months|days|years|hours)\b|\bwarranty period\b|\bbattery life\b|续航)").ok()?,
             steps: Regex::new(r"(?i)(怎么办|怎么(弄|设置|设|操作|连|用|处理|解决|重置|恢复|调|开|关|装|清洁|洗|退|换|申请|办)|如何|步骤|咋办|咋弄|\bhow (do|can|should|to)\b|\bwhat (should|do|can) i do\b|\bfix\b|\breset\b|\bset ?up\b|\bwon'?t\b|\bdoesn'?t\b|\bnot working\b)").ok()?,
             yes_no: Regex::new(r"(?i)(吗[？?]?\s*$|吗[，,。]|能不能|可不可以|是不是|是否|有没有|保不保|算不算|包不包|管不管|^(can|could|is|are|does|do|will|would|am|should)\b)").ok()?,
+            contact: Regex::new(r"(?i)(电话|热线|客服号码|联系方式|怎么联系|邮箱|人工客服|\bphone number\b|\bhotline\b|\bcall you\b|\bcontact\b|\be-?mail\b|\bcustomer service number\b)").ok()?,
+            has_contact: Regex::new(r"(\d{3}-\d{3}-\d{4}|\+\d[\d-]{7,}|@[a-z0-9.-]+\.[a-z]+)").ok()?,
             has_price: Regex::new(r"(?i)(¥|￥|us\$|\$)\s?\d|\d\s?(元|块)").ok()?,
             has_duration: Regex::new(r"(?i)\d+(\.\d+)?\s?(个月|天|年|小时|分钟|秒|个工作日|工作日|周|months?|days?|years?|hours?|h\b|minutes?|seconds?|s\b|weeks?|working days)").ok()?,
             decides: Regex::new(r"(?i)(不在|不属于|不予|不能|不可以|不支持|不包括|不适用|不保|可以|免费|属于|包括|适用|\bcovered\b|\bnot\b|\bcannot\b|\bcan'?t\b|\bcan\b|\bfree\b|\bexcluded\b|\bincluded\b|\bonly\b)").ok()?,
@@ -82,6 +88,8 @@ impl Asked {
             .collect();
         let kind = if !codes.is_empty() {
             Kind::Code
+        } else if p.contact.is_match(question) {
+            Kind::Contact
         } else if p.price.is_match(question) {
             Kind::Price
         } else if p.duration.is_match(question) {
@@ -121,14 +129,9 @@ impl Asked {
             Kind::Price => f32::from(u8::from(p.has_price.is_match(sentence))),
             Kind::Duration => f32::from(u8::from(p.has_duration.is_match(sentence))),
             Kind::YesNo => 0.5 * f32::from(u8::from(p.decides.is_match(sentence))),
+            Kind::Contact => f32::from(u8::from(p.has_contact.is_match(sentence))),
             Kind::Steps | Kind::Other => 0.0,
         }
-    }
-
-    /// Whether the answer should go on with what follows its lead sentence in the passage
-    /// (the next steps, a code's remedy).
-    pub fn follows_on(&self) -> bool {
-        matches!(self.kind, Kind::Steps | Kind::Code)
     }
 }
 
@@ -152,6 +155,11 @@ mod tests {
         assert_eq!(Asked::of("how do I reset the remote").kind, Kind::Steps);
         assert_eq!(Asked::of("耳机拆封了还能退吗").kind, Kind::YesNo);
         assert_eq!(Asked::of("is water damage covered").kind, Kind::YesNo);
+        assert_eq!(Asked::of("你们的客服电话是多少").kind, Kind::Contact);
+        assert_eq!(
+            Asked::of("what's the customer service phone number").kind,
+            Kind::Contact
+        );
         // a year is not a code unless the question speaks of codes
         assert_eq!(
             Asked::of("bought it in 2025, still covered?").codes,
@@ -171,5 +179,11 @@ mod tests {
         let long = Asked::of("how long is the warranty");
         assert_eq!(long.fit("Phones are covered for 12 months."), 1.0);
         assert_eq!(long.fit("Phones are covered."), 0.0);
+        let contact = Asked::of("你们的客服电话是多少");
+        assert_eq!(
+            contact.fit("中国大陆用户请拨打服务热线 400-820-6688。"),
+            1.0
+        );
+        assert_eq!(contact.fit("请告诉我们机型和序列号。"), 0.0);
     }
 }

@@ -234,7 +234,9 @@ pub fn select(
             pick.take(s);
         }
     }
-    let from_first = asked.follows_on() && pick.steps(&order, asked);
+    // steps follow a lead that is one of them (an item of a list), a code's remedy its meaning
+    let follows = asked.kind == Kind::Code || (asked.kind == Kind::Steps && lead.item);
+    let from_first = follows && pick.steps(&order, asked);
     for s in order.iter().skip(1).filter(strong) {
         pick.take(s);
     }
@@ -479,6 +481,24 @@ mod tests {
         );
         let ranges: Vec<usize> = picked.iter().map(|p| p.range.0).collect();
         assert_eq!(ranges, vec![0, 40, 80, 120]);
+    }
+
+    #[test]
+    fn a_lead_in_prose_does_not_bring_the_sentences_after_it() {
+        let cands = vec![
+            s(0, 0, "A cracked screen is repaired for a fee.", 0.9),
+            s(0, 50, "IP ratings are laboratory results.", 0.4),
+        ];
+        let picked = select(
+            &cands,
+            None,
+            &Asked::of("屏幕碎了怎么办"),
+            &ExtractOptions::default(),
+        );
+        assert_eq!(
+            texts(&picked),
+            vec!["A cracked screen is repaired for a fee."]
+        );
     }
 
     #[test]
