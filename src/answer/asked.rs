@@ -45,6 +45,7 @@ struct Patterns {
     has_duration: Regex,
     decides: Regex,
     means: Regex,
+    asks: Regex,
 }
 
 fn patterns() -> Option<&'static Patterns> {
@@ -62,6 +63,7 @@ fn patterns() -> Option<&'static Patterns> {
             has_price: Regex::new(r"(?i)(¥|￥|us\$|\$)\s?\d|\d\s?(元|块)").ok()?,
             has_duration: Regex::new(r"(?i)\d+(\.\d+)?\s?(个月|天|年|小时|分钟|秒|个工作日|工作日|周|months?|days?|years?|hours?|h\b|minutes?|seconds?|s\b|weeks?|working days)").ok()?,
             decides: Regex::new(r"(?i)(不在|不属于|不予|不能|不可以|不支持|不包括|不适用|不保|可以|免费|属于|包括|适用|\bcovered\b|\bnot\b|\bcannot\b|\bcan'?t\b|\bcan\b|\bfree\b|\bexcluded\b|\bincluded\b|\bonly\b)").ok()?,
+            asks: Regex::new(r"(?i)([?？]|吗|呢|么|什么|啥|哪|谁|几|多少|为何|为什么|怎|如何|是否|能不能|可不可以|有没有|^(what|why|where|when|which|who|whose|how|can|could|is|are|was|were|does|do|did|will|would|should|shall|may|any)\b|\b(what|why|how|which)\b)").ok()?,
             means: Regex::new(r"(?i)(表示|意思|是指|代表|说明|含义|\bmeans?\b|\bmeaning\b|\bindicates?\b|\bshows? that\b)").ok()?,
         })
     })
@@ -98,6 +100,9 @@ impl Asked {
             Kind::Steps
         } else if p.yes_no.is_match(question.trim()) {
             Kind::YesNo
+        } else if !p.asks.is_match(question) {
+            // no question at all: a customer describing a problem wants to know what to do
+            Kind::Steps
         } else {
             Kind::Other
         };
@@ -153,6 +158,10 @@ mod tests {
         );
         assert_eq!(Asked::of("空调不制冷怎么办").kind, Kind::Steps);
         assert_eq!(Asked::of("how do I reset the remote").kind, Kind::Steps);
+        // a problem described with no question asks what to do
+        assert_eq!(Asked::of("x9耗电好快啊 一天要充两次").kind, Kind::Steps);
+        assert_eq!(Asked::of("tv just says no signal").kind, Kind::Steps);
+        assert_eq!(Asked::of("为什么电视没声音").kind, Kind::Other);
         assert_eq!(Asked::of("耳机拆封了还能退吗").kind, Kind::YesNo);
         assert_eq!(Asked::of("is water damage covered").kind, Kind::YesNo);
         assert_eq!(Asked::of("你们的客服电话是多少").kind, Kind::Contact);

@@ -43,7 +43,7 @@ impl Default for ExtractOptions {
             max_sentences: 5,
             keep_ratio: 0.5,
             support_passages: 4,
-            follow: 3,
+            follow: 4,
             follow_ratio: 0.35,
             max_chars_zh: 260,
             max_chars_en: 700,
@@ -215,6 +215,15 @@ pub fn select(
         budget: opts.max_chars(lead.language),
         opts,
     };
+    // a question about what to do, or about a code, is answered by the steps around the lead in
+    // its passage (its list from the first step, or the list its lead introduces; a code's
+    // remedy after the sentence that names it) before any other passage is heard
+    let follows = match asked.kind {
+        Kind::Code => asked.fit(&lead.shown) > 0.0,
+        Kind::Steps => true,
+        _ => false,
+    };
+    let from_first = follows && pick.steps(&order, asked);
     if asked.kind == Kind::Code && !lead.row {
         // a code's row of the error table says in a few words what the prose explains
         if let Some(row) = order.iter().find(|s| s.row && asked.fit(&s.shown) > 0.0) {
@@ -234,9 +243,6 @@ pub fn select(
             pick.take(s);
         }
     }
-    // steps follow a lead that is one of them (an item of a list), a code's remedy its meaning
-    let follows = asked.kind == Kind::Code || (asked.kind == Kind::Steps && lead.item);
-    let from_first = follows && pick.steps(&order, asked);
     for s in order.iter().skip(1).filter(strong) {
         pick.take(s);
     }
@@ -267,9 +273,12 @@ impl<'a> Picking<'a, '_> {
         fits
     }
 
-    /// Takes the steps around the lead in its passage: for a question about what to do whose
-    /// lead is an item of a list, the items before it from the first; then the sentences after
-    /// it that score at least `follow_ratio` of it. Whether the answer starts at a first step.
+    /// Takes the steps around the lead in its passage: when the lead is an item of a list and
+    /// the question asks what to do, the items before it from the first; after it, the items of
+    /// its list (or of the list it introduces, starting within the next two sentences) and any
+    /// other sentence that scores at least `follow_ratio` of it, up to `follow` of them. A lead
+    /// in prose with no list after it brings only a code's remedy. Whether the answer starts
+    /// at a first step.
     fn steps(&mut self, order: &[&'a Scored], asked: &Asked) -> bool {
         let lead = self.picked[0];
         let mut own: Vec<&'a Scored> = order
@@ -288,8 +297,24 @@ impl<'a> Picking<'a, '_> {
         for s in &own[first..at] {
             self.take(s);
         }
-        for s in own[at + 1..].iter().take(self.opts.follow) {
-            if s.score < self.opts.follow_ratio * lead.score || !self.take(s) {
+        let after = &own[at + 1..];
+        let list = lead.item || after.iter().take(2).any(|s| s.item);
+        if asked.kind == Kind::Steps && !list {
+            return false;
+        }
+        let (mut taken, mut seen_item) = (0, lead.item);
+        for s in after {
+            if taken == self.opts.follow {
+                break;
+            }
+            if (s.item && list) || s.score >= self.opts.follow_ratio * lead.score {
+                if !self.take(s) {
+                    break;
+                }
+                taken += 1;
+                seen_item |= s.item;
+            } else if !(list && !seen_item) {
+                // a weak remark between a lead and the list it introduces is passed over
                 break;
             }
         }
@@ -498,6 +523,34 @@ mod tests {
         assert_eq!(
             texts(&picked),
             vec!["A cracked screen is repaired for a fee."]
+        );
+    }
+
+    #[test]
+    fn a_lead_that_introduces_a_list_brings_its_steps_before_other_passages() {
+        let mut cands = vec![
+            s(0, 0, "If the phone freezes, force it to restart.", 0.9),
+            s(0, 50, "No data is erased.", 0.1),
+            s(0, 80, "1. Hold the power key and volume down key.", 0.2),
+            s(0, 130, "2. Keep holding for about 12 seconds.", 0.2),
+            s(0, 170, "If it stays on the logo, charge it first.", 0.1),
+            s(1, 0, "A frozen phone can be restarted.", 0.8),
+        ];
+        cands[2].item = true;
+        cands[3].item = true;
+        let picked = select(
+            &cands,
+            None,
+            &Asked::of("my phone is frozen, how do I force restart it"),
+            &ExtractOptions::default(),
+        );
+        assert_eq!(
+            texts(&picked)[..3],
+            [
+                "If the phone freezes, force it to restart.",
+                "1. Hold the power key and volume down key.",
+                "2. Keep holding for about 12 seconds."
+            ]
         );
     }
 

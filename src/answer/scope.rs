@@ -142,6 +142,14 @@ impl Catalogue {
                 .map(str::to_string)
                 .collect();
             m.aliases.extend(extra);
+            // customers run a name together ("pods3", "podspro")
+            let joined: Vec<String> = m
+                .aliases
+                .iter()
+                .filter(|a| a.contains(' '))
+                .map(|a| a.replace(' ', ""))
+                .collect();
+            m.aliases.extend(joined);
         }
         Catalogue { models, categories }
     }
@@ -157,17 +165,40 @@ impl Catalogue {
         self.models.iter().find(|m| m.key == key)
     }
 
-    /// The model a customer's shorthand stands for: a unique catalogue key it begins
-    /// (`x9p` → `x9pro`), at least three characters long.
-    fn by_prefix(&self, ident: &str) -> Option<&Model> {
+    /// The model a customer's shorthand or slip stands for, when only one fits: a catalogue key
+    /// it begins (`x9p` → `x9pro`, at least three characters), one it ends after the key's
+    /// letters (`65u` → `tv65u`), or one it misspells by a letter (`x9por` → `x9pro`, at least
+    /// four characters, the same digits: `ac3600` is another model, not a slip).
+    fn by_shorthand(&self, ident: &str) -> Option<&Model> {
+        fn unique(found: Vec<&Model>) -> Option<&Model> {
+            (found.len() == 1).then(|| found[0])
+        }
         if ident.len() < 3 {
             return None;
         }
-        let mut found = self.models.iter().filter(|m| m.key.starts_with(ident));
-        match (found.next(), found.next()) {
-            (Some(m), None) => Some(m),
-            _ => None,
+        let begins = self.models.iter().filter(|m| m.key.starts_with(ident));
+        if let Some(m) = unique(begins.collect()) {
+            return Some(m);
         }
+        let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+        if ident.chars().any(|c| c.is_ascii_digit()) {
+            let ends = self.models.iter().filter(|m| {
+                m.key
+                    .strip_suffix(ident)
+                    .is_some_and(|head| !head.is_empty() && head.chars().all(|c| c.is_ascii_alphabetic()))
+            });
+            if let Some(m) = unique(ends.collect()) {
+                return Some(m);
+            }
+        }
+        if ident.len() < 4 {
+            return None;
+        }
+        let slips = self
+            .models
+            .iter()
+            .filter(|m| digits(&m.key) == digits(ident) && one_edit(&m.key, ident));
+        unique(slips.collect())
     }
 }
 
@@ -237,14 +268,21 @@ impl Scope<'_> {
         }
         let lower = text.to_lowercase();
         let (models, unknown) = self.models_named(query)?;
-        if !unknown.is_empty() && models.is_empty() {
+        // another maker's console or speaker plugged into one of ours is a question about ours
+        let ours_named = !models.is_empty()
+            || self.lexicon.product_types.iter().any(|(c, words)| {
+                self.catalogue.categories.contains(c) && words.iter().any(|w| mentions(&lower, w))
+            });
+        let peripheral = ours_named && connects(&lower);
+        if !unknown.is_empty() && models.is_empty() && !peripheral {
             return Ok(Verdict::OutOfScope {
                 why: format!("model not in the knowledge base: {}", unknown.join(", ")),
             });
         }
         let mut categories = Vec::new();
         if models.is_empty() {
-            for b in self.lexicon.brands.iter().filter(|b| mentions(&lower, b)) {
+            let brands = self.lexicon.brands.iter().filter(|_| !peripheral);
+            for b in brands.filter(|b| mentions(&lower, b)) {
                 // a brand the knowledge base is about is its own (or one it covers)
                 if !self.writes_about(b)? {
                     return Ok(Verdict::OutOfScope {
@@ -302,7 +340,7 @@ impl Scope<'_> {
             if let Some(m) = self
                 .catalogue
                 .by_key(ident)
-                .or_else(|| self.catalogue.by_prefix(ident))
+                .or_else(|| self.catalogue.by_shorthand(ident))
             {
                 if !models.contains(&m) {
                     models.push(m);
@@ -389,6 +427,34 @@ fn mentions(text: &str, word: &str) -> bool {
         from = b;
     }
     false
+}
+
+/// Whether a question (lower case) is about connecting one device to another ("接", "投屏",
+/// "connect", "pair", "hook up").
+fn connects(lower: &str) -> bool {
+    static CUE: OnceLock<Option<Regex>> = OnceLock::new();
+    CUE.get_or_init(|| {
+        Regex::new(r"(接|连|投屏|配对|搭配|兼容|(?-u:\b)(connect|pair|hook|plug|cast|mirror|compatible|work with|works with|use with)(?-u:\B|\b))").ok()
+    })
+    .as_ref()
+    .is_some_and(|r| r.is_match(lower))
+}
+
+/// Whether `b` is `a` with one letter changed, added, dropped, or two neighbours swapped.
+fn one_edit(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if a == b || a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let head = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (&a[head..], &b[head..]);
+    match ra.len().cmp(&rb.len()) {
+        std::cmp::Ordering::Equal => {
+            ra[1..] == rb[1..] || (ra.len() >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
+        }
+        std::cmp::Ordering::Greater => ra[1..] == *rb,
+        std::cmp::Ordering::Less => *ra == rb[1..],
+    }
 }
 
 /// An identifier that looks like a model number: letters, then a digit, at most ten
@@ -554,6 +620,41 @@ mod tests {
             None
         );
         assert_eq!(title_name("Tianlan X9 User Manual", "X9"), None);
+    }
+
+    #[test]
+    fn a_slip_of_one_letter_is_the_model_and_another_number_is_not() {
+        assert!(one_edit("x9pro", "x9por"));
+        assert!(one_edit("x9pro", "x9pr"));
+        assert!(one_edit("x9pro", "x9proo"));
+        assert!(one_edit("ac3500", "ac3600"));
+        assert!(!one_edit("x9pro", "x9pro"));
+        assert!(!one_edit("x9pro", "x9"));
+        let model = |key: &str| Model {
+            name: key.to_uppercase(),
+            key: key.into(),
+            category: None,
+            aliases: Vec::new(),
+        };
+        let cat = Catalogue {
+            models: vec![model("x9pro"), model("x9"), model("ac3500"), model("tv65u")],
+            categories: BTreeSet::new(),
+        };
+        let key = |i: &str| cat.by_shorthand(i).map(|m| m.key.clone());
+        assert_eq!(key("x9por").as_deref(), Some("x9pro"));
+        assert_eq!(key("x9p").as_deref(), Some("x9pro"));
+        assert_eq!(key("65u").as_deref(), Some("tv65u"));
+        // another number is another model, unknown here
+        assert_eq!(key("ac3600"), None);
+        assert_eq!(key("x10"), None);
+    }
+
+    #[test]
+    fn connecting_is_a_cue_in_both_languages() {
+        assert!(connects("ps5接电视怎么开4k120"));
+        assert!(connects("how do i connect my soundbar to the 65u"));
+        assert!(!connects("三星电视保修多久"));
+        assert!(!connects("is the iphone 15 covered"));
     }
 
     #[test]
