@@ -161,6 +161,7 @@ mod tests {
         // a problem described with no question asks what to do
         assert_eq!(Asked::of("x9耗电好快啊 一天要充两次").kind, Kind::Steps);
         assert_eq!(Asked::of("tv just says no signal").kind, Kind::Steps);
+        assert_eq!(Asked::of("A5开不了机了 按电源键没反应").kind, Kind::Steps);
         assert_eq!(Asked::of("为什么电视没声音").kind, Kind::Other);
         assert_eq!(Asked::of("耳机拆封了还能退吗").kind, Kind::YesNo);
         assert_eq!(Asked::of("is water damage covered").kind, Kind::YesNo);

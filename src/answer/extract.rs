@@ -74,10 +74,13 @@ pub struct Scored {
     pub shown: String,
     /// From a support ticket (weighed below manuals, policies and FAQs).
     pub ticket: bool,
-    /// An item of a list (a step, a clause) in the source.
+    /// An item of a list (a step, a clause) in the source, or a later sentence of one.
     pub item: bool,
     /// A row of a table.
     pub row: bool,
+    /// For an item of a list, the sentence that introduces the list ("These are not
+    /// covered:"): given before the item, which means little without it.
+    pub intro: Option<Box<Scored>>,
     pub language: Lang,
     /// Cosine similarity to the question (0 without an embedder).
     pub cosine: f32,
@@ -132,27 +135,62 @@ pub fn sentences(evidence: &[Evidence], opts: &ExtractOptions) -> Vec<Scored> {
             continue;
         }
         let text = &c.text;
+        let mut intro: Option<Box<Scored>> = None;
+        // the end of the sentence before, and whether it was (part of) an item of a list
+        let (mut prev_end, mut in_item) = (None::<usize>, false);
         for (a, b) in quotable_ranges(text) {
-            let Some(shown) = render::shown(text, (a, b)) else {
-                continue;
-            };
             let s = &text[a..b];
-            out.push(Scored {
+            // an item goes on, sentence after sentence, until its line ends
+            let same_line =
+                prev_end.is_some_and(|e| text.get(e..a).is_some_and(|g| !g.contains('\n')));
+            let item = marked(text, a, b) || (same_line && in_item);
+            (prev_end, in_item) = (Some(b), item);
+            let mut sentence = Scored {
                 passage: pi,
                 range: (a, b),
                 text: s.to_string(),
-                item: render::strip_marker(s) != s.trim_start(),
+                item,
                 row: s.contains(" | "),
-                shown,
+                intro: None,
+                shown: String::new(),
                 ticket,
                 language: Lang::detect(s),
                 cosine: 0.0,
                 overlap: 0.0,
                 score: 0.0,
-            });
+            };
+            let Some(shown) = render::shown(text, (a, b)) else {
+                // a lead-in stays at hand for the items of its list
+                intro = render::lead_in(text, (a, b))
+                    .map(|shown| Box::new(Scored { shown, ..sentence }));
+                continue;
+            };
+            sentence.shown = shown;
+            if item {
+                sentence.intro = intro.clone();
+            } else {
+                intro = None;
+            }
+            out.push(sentence);
         }
     }
     out
+}
+
+/// Whether the sentence at `a..b` of `text` begins an item of a list: its line starts with a
+/// list or clause marker, before the sentence or as its first characters (a quotable sentence
+/// leaves the marker out).
+fn marked(text: &str, a: usize, b: usize) -> bool {
+    let line = text
+        .get(..a)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let before = text.get(line..a).unwrap_or("").trim();
+    if before.is_empty() {
+        let s = text.get(a..b).unwrap_or("");
+        return render::strip_marker(s) != s.trim_start();
+    }
+    render::strip_marker(&format!("{before} x")) == "x"
 }
 
 /// Scores sentences: `cosines` (to the question, one per sentence; empty without an embedder)
@@ -260,7 +298,13 @@ struct Picking<'a, 'o> {
 impl<'a> Picking<'a, '_> {
     /// Takes `s` when there is room and it repeats nothing taken; whether it was taken.
     fn take(&mut self, s: &'a Scored) -> bool {
-        let len = s.shown.chars().count();
+        let intro = s.intro.as_ref().filter(|i| {
+            !self
+                .picked
+                .iter()
+                .any(|p| p.intro.as_ref().is_some_and(|x| x.range == i.range))
+        });
+        let len = s.shown.chars().count() + intro.map_or(0, |i| i.shown.chars().count());
         let fits = self.picked.len() < self.opts.max_sentences
             && self.chars + len <= self.budget
             && !self.picked.iter().any(|p| {
@@ -313,7 +357,7 @@ impl<'a> Picking<'a, '_> {
                 }
                 taken += 1;
                 seen_item |= s.item;
-            } else if !(list && !seen_item) {
+            } else if !list || seen_item {
                 // a weak remark between a lead and the list it introduces is passed over
                 break;
             }
@@ -335,7 +379,20 @@ impl<'a> Picking<'a, '_> {
         };
         head.sort_by(reading);
         rest.sort_by(reading);
-        head.into_iter().chain(rest).cloned().collect()
+        // each list's lead-in before the first of its items given
+        let mut out: Vec<Scored> = Vec::new();
+        for s in head.into_iter().chain(rest) {
+            if let Some(i) = &s.intro {
+                if !out
+                    .iter()
+                    .any(|o| o.passage == i.passage && o.range == i.range)
+                {
+                    out.push((**i).clone());
+                }
+            }
+            out.push(s.clone());
+        }
+        out
     }
 }
 
@@ -385,6 +442,7 @@ mod tests {
             ticket: false,
             item: false,
             row: false,
+            intro: None,
             language: Lang::detect(text),
             cosine: 0.0,
             overlap: 0.0,
@@ -658,6 +716,49 @@ mod tests {
             assert_eq!(&text[c.range.0..c.range.1], c.text);
         }
         assert_eq!(sents[1].language, Lang::Zh);
+    }
+
+    #[test]
+    fn items_are_known_by_the_marker_their_line_starts_with() {
+        let text = "If the phone will not start, do this:\n\
+                    1. Charge the phone for at least thirty minutes. The charging icon may take a while to appear.\n\
+                    2. Hold the power key and the volume key for twelve seconds.\n\
+                    If it still does not start, take it to a service centre.";
+        let at = |needle: &str| {
+            let a = text.find(needle).expect("in text");
+            (a, a + needle.len())
+        };
+        let (a, b) = at("Charge the phone for at least thirty minutes.");
+        assert!(marked(text, a, b));
+        let (a, b) = at("1. Charge the phone for at least thirty minutes.");
+        assert!(marked(text, a, b));
+        let (a, b) = at("The charging icon may take a while to appear.");
+        assert!(!marked(text, a, b));
+        let (a, b) = at("If it still does not start, take it to a service centre.");
+        assert!(!marked(text, a, b));
+        let ev = evidence(text, crate::domain::DocType::Manual, "Setup");
+        let got: Vec<(String, bool, bool)> = sentences(&ev, &ExtractOptions::default())
+            .into_iter()
+            .map(|s| (s.shown, s.item, s.intro.is_some()))
+            .collect();
+        let has = |t: &str, item: bool, intro: bool| got.contains(&(t.to_string(), item, intro));
+        assert!(
+            has("Charge the phone for at least thirty minutes.", true, true),
+            "{got:?}"
+        );
+        // a later sentence of an item is part of it
+        assert!(
+            has("The charging icon may take a while to appear.", true, true),
+            "{got:?}"
+        );
+        assert!(
+            has(
+                "If it still does not start, take it to a service centre.",
+                false,
+                false
+            ),
+            "{got:?}"
+        );
     }
 
     #[test]

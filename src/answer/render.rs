@@ -20,6 +20,14 @@ pub fn shown(passage: &str, range: (usize, usize)) -> Option<String> {
     Some(as_sentence(body))
 }
 
+/// A sentence that only introduces the list after it, as an answer shows it before an item of
+/// that list ("Not covered:"); `None` for any other sentence.
+pub fn lead_in(passage: &str, range: (usize, usize)) -> Option<String> {
+    let raw = passage.get(range.0..range.1)?.trim();
+    let body = strip_marker(raw);
+    (!raw.contains(" | ") && !body.is_empty() && ends_as_lead_in(body)).then(|| body.to_string())
+}
+
 /// Whether a sentence only introduces what follows ("…when the screen shows:").
 fn ends_as_lead_in(s: &str) -> bool {
     s.ends_with(':') || s.ends_with('：')

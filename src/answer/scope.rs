@@ -183,9 +183,9 @@ impl Catalogue {
         let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
         if ident.chars().any(|c| c.is_ascii_digit()) {
             let ends = self.models.iter().filter(|m| {
-                m.key
-                    .strip_suffix(ident)
-                    .is_some_and(|head| !head.is_empty() && head.chars().all(|c| c.is_ascii_alphabetic()))
+                m.key.strip_suffix(ident).is_some_and(|head| {
+                    !head.is_empty() && head.chars().all(|c| c.is_ascii_alphabetic())
+                })
             });
             if let Some(m) = unique(ends.collect()) {
                 return Some(m);
@@ -450,7 +450,8 @@ fn one_edit(a: &str, b: &str) -> bool {
     let (ra, rb) = (&a[head..], &b[head..]);
     match ra.len().cmp(&rb.len()) {
         std::cmp::Ordering::Equal => {
-            ra[1..] == rb[1..] || (ra.len() >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
+            ra[1..] == rb[1..]
+                || (ra.len() >= 2 && ra[0] == rb[1] && ra[1] == rb[0] && ra[2..] == rb[2..])
         }
         std::cmp::Ordering::Greater => ra[1..] == *rb,
         std::cmp::Ordering::Less => *ra == rb[1..],
