@@ -78,6 +78,8 @@ pub struct Scored {
     pub item: bool,
     /// A row of a table.
     pub row: bool,
+    /// The title of the section it stands in (the passage's last heading).
+    pub section: String,
     /// For an item of a list, the sentence that introduces the list ("These are not
     /// covered:"): given before the item, which means little without it.
     pub intro: Option<Box<Scored>>,
@@ -135,6 +137,7 @@ pub fn sentences(evidence: &[Evidence], opts: &ExtractOptions) -> Vec<Scored> {
             continue;
         }
         let text = &c.text;
+        let section = c.heading_path.last().cloned().unwrap_or_default();
         let mut intro: Option<Box<Scored>> = None;
         // the end of the sentence before, and whether it was (part of) an item of a list
         let (mut prev_end, mut in_item) = (None::<usize>, false);
@@ -145,12 +148,17 @@ pub fn sentences(evidence: &[Evidence], opts: &ExtractOptions) -> Vec<Scored> {
                 prev_end.is_some_and(|e| text.get(e..a).is_some_and(|g| !g.contains('\n')));
             let item = marked(text, a, b) || (same_line && in_item);
             (prev_end, in_item) = (Some(b), item);
+            if asks(text, a, b) {
+                // a question (an FAQ's, a customer's) never answers one
+                continue;
+            }
             let mut sentence = Scored {
                 passage: pi,
                 range: (a, b),
                 text: s.to_string(),
                 item,
                 row: s.contains(" | "),
+                section: section.clone(),
                 intro: None,
                 shown: String::new(),
                 ticket,
@@ -175,6 +183,20 @@ pub fn sentences(evidence: &[Evidence], opts: &ExtractOptions) -> Vec<Scored> {
         }
     }
     out
+}
+
+/// Whether the sentence at `a..b` of `text` is a question: it ends with a question mark, or
+/// its line does (an FAQ's question in bold, "**Is it free? Can I…?**").
+fn asks(text: &str, a: usize, b: usize) -> bool {
+    let q = |s: &str| {
+        let s = s.trim().trim_end_matches(['*', '_']).trim_end();
+        s.ends_with('?') || s.ends_with('？')
+    };
+    let end = text
+        .get(b..)
+        .and_then(|t| t.find('\n'))
+        .map_or(text.len(), |i| b + i);
+    q(text.get(a..b).unwrap_or("")) || q(text.get(a..end).unwrap_or(""))
 }
 
 /// Whether the sentence at `a..b` of `text` begins an item of a list: its line starts with a
@@ -214,6 +236,8 @@ pub fn score(
         } else {
             0.45 * cos + 0.3 * s.overlap + 0.25 * prior
         };
+        // a section whose title says what the question says ("Phone won't turn on")
+        s.score += 0.2 * overlap(analyzer, terms, &s.section);
         s.score += 0.25 * asked.fit(&s.shown);
         if s.ticket {
             s.score *= 0.8;
@@ -396,29 +420,73 @@ impl<'a> Picking<'a, '_> {
     }
 }
 
-/// Numbers in a text (digit runs, with a decimal point kept).
-fn numbers(s: &str) -> Vec<String> {
+/// The figures of a text with what they count: a number with the currency before it (`¥`,
+/// `US$`) or the word or Chinese unit after it (`months`, `个月`, `W`); a bare number counts
+/// nothing (`""`). Digit runs keep a decimal point.
+fn figures(s: &str) -> Vec<(String, String)> {
+    let chars: Vec<char> = s.chars().collect();
     let mut out = Vec::new();
-    let mut cur = String::new();
-    for c in s.chars() {
-        if c.is_ascii_digit() || (c == '.' && !cur.is_empty()) {
-            cur.push(c);
-        } else if !cur.is_empty() {
-            out.push(cur.trim_end_matches('.').to_string());
-            cur.clear();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            i += 1;
+            continue;
         }
-    }
-    if !cur.is_empty() {
-        out.push(cur.trim_end_matches('.').to_string());
+        let from = i;
+        while i < chars.len()
+            && (chars[i].is_ascii_digit()
+                || (chars[i] == '.' && i + 1 < chars.len() && chars[i + 1].is_ascii_digit())
+                || (chars[i] == ',' && i + 1 < chars.len() && chars[i + 1].is_ascii_digit()))
+        {
+            i += 1;
+        }
+        let value: String = chars[from..i].iter().filter(|c| **c != ',').collect();
+        // a currency sign just before
+        let before: String = chars[from.saturating_sub(3)..from]
+            .iter()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_lowercase();
+        let currency = ["us$", "¥", "￥", "$", "€", "£"]
+            .iter()
+            .find(|c| before.ends_with(*c))
+            .map(|c| if *c == "￥" { "¥" } else { c });
+        let unit = if let Some(c) = currency {
+            c.to_string()
+        } else {
+            let mut j = i;
+            while j < chars.len() && chars[j] == ' ' {
+                j += 1;
+            }
+            if j < chars.len() && is_cjk(chars[j]) {
+                // 个月, 天, 年, 元, 小时: the first two characters name it well enough
+                let k = if chars[j] == '个' { j + 2 } else { j + 1 };
+                chars[j..k.min(chars.len())].iter().collect()
+            } else {
+                let word: String = chars[j..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphabetic())
+                    .collect::<String>()
+                    .to_lowercase();
+                word.strip_suffix('s').map_or(word.clone(), str::to_string)
+            }
+        };
+        out.push((unit, value));
     }
     out
 }
 
 /// Whether two sentences state the same thing with different figures ("within 30 days" against
-/// "within 14 days"): alike once the numbers are removed, and no number in common.
+/// "within 14 days"): alike once the numbers are removed, and for some unit they both count
+/// (days, months, yuan) no figure in common. A price and a period never conflict.
 pub fn conflicting(a: &str, b: &str) -> bool {
-    let (na, nb) = (numbers(a), numbers(b));
-    if na.is_empty() || nb.is_empty() || na.iter().any(|n| nb.contains(n)) {
+    let (fa, fb) = (figures(a), figures(b));
+    let differs = fa.iter().any(|(unit, _)| {
+        let va: Vec<&String> = fa.iter().filter(|f| &f.0 == unit).map(|f| &f.1).collect();
+        let vb: Vec<&String> = fb.iter().filter(|f| &f.0 == unit).map(|f| &f.1).collect();
+        !vb.is_empty() && !va.iter().any(|v| vb.contains(v))
+    });
+    if !differs {
         return false;
     }
     let strip = |s: &str| {
@@ -442,6 +510,7 @@ mod tests {
             ticket: false,
             item: false,
             row: false,
+            section: String::new(),
             intro: None,
             language: Lang::detect(text),
             cosine: 0.0,
@@ -807,6 +876,21 @@ mod tests {
             "保修期为12个月，自购买之日起计算。",
             "保修期为24个月，自购买之日起计算。"
         ));
-        assert_eq!(numbers("v2.5 costs 30."), vec!["2.5", "30"]);
+        // a period and a price are not the same thing
+        assert!(!conflicting(
+            "It adds 12 months to the standard warranty and covers one accidental-damage repair per year.",
+            "Accidental-damage repairs for phones carry a separate service fee of ¥199 per repair."
+        ));
+        let f = |s: &str| figures(s);
+        assert_eq!(
+            f("v2.5: ¥1,299 for 12 months, 3个月, 5 天"),
+            vec![
+                (String::new(), "2.5".to_string()),
+                ("¥".to_string(), "1299".to_string()),
+                ("month".to_string(), "12".to_string()),
+                ("个月".to_string(), "3".to_string()),
+                ("天".to_string(), "5".to_string()),
+            ]
+        );
     }
 }

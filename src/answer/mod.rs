@@ -415,6 +415,7 @@ impl Composer<'_> {
                     &evidence[b.passage].chunk.meta.id,
                 );
                 if da != db && extract::conflicting(&a.text, &b.text) {
+                    tracing::debug!(a = %a.text, b = %b.text, "conflicting sources");
                     return Ok(abstain(out, Reason::ConflictingSources));
                 }
             }
