@@ -157,83 +157,12 @@ impl Calibration {
         weights: &[f64],
         nonnegative: bool,
     ) -> Result<Calibration> {
-        let d = SIGNALS.len();
-        if xs.is_empty()
-            || xs.len() != ys.len()
-            || xs.len() != weights.len()
-            || xs.iter().any(|x| x.len() != d)
-        {
+        if xs.iter().any(|x| x.len() != SIGNALS.len()) {
             return Err(Error::InvalidRequest(
                 "calibration needs one signal vector and one weight per label".into(),
             ));
         }
-        if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || weights.iter().sum::<f64>() <= 0.0
-        {
-            return Err(Error::InvalidRequest(
-                "calibration weights must be finite, non-negative and not all zero".into(),
-            ));
-        }
-        let total: f64 = weights.iter().sum();
-        let weights: Vec<f64> = weights
-            .iter()
-            .map(|w| w * xs.len() as f64 / total)
-            .collect();
-        let n = xs.len() as f64;
-        let mut mean = vec![0f64; d];
-        for x in xs {
-            for (m, v) in mean.iter_mut().zip(x) {
-                *m += *v as f64 / n;
-            }
-        }
-        let mut sd = vec![0f64; d];
-        for x in xs {
-            for ((s, v), m) in sd.iter_mut().zip(x).zip(&mean) {
-                *s += (*v as f64 - m).powi(2) / n;
-            }
-        }
-        for s in &mut sd {
-            *s = if *s > 1e-12 { s.sqrt() } else { 1.0 };
-        }
-        let zs: Vec<Vec<f64>> = xs
-            .iter()
-            .map(|x| {
-                x.iter()
-                    .zip(&mean)
-                    .zip(&sd)
-                    .map(|((v, m), s)| (*v as f64 - m) / s)
-                    .collect()
-            })
-            .collect();
-        let (mut w, mut b) = (vec![0f64; d], 0f64);
-        let l2 = 1e-3;
-        let rate = 0.5;
-        for _ in 0..2000 {
-            let mut gw: Vec<f64> = w.iter().map(|v| l2 * v).collect();
-            let mut gb = 0.0;
-            for ((z, y), wt) in zs.iter().zip(ys).zip(&weights) {
-                let s: f64 = b + z.iter().zip(&w).map(|(a, c)| a * c).sum::<f64>();
-                let p = 1.0 / (1.0 + (-s).exp());
-                let g = wt * (p - if *y { 1.0 } else { 0.0 }) / n;
-                for (gk, zk) in gw.iter_mut().zip(z) {
-                    *gk += g * zk;
-                }
-                gb += g;
-            }
-            for (wk, g) in w.iter_mut().zip(&gw) {
-                *wk -= rate * g;
-                if nonnegative && *wk < 0.0 {
-                    *wk = 0.0;
-                }
-            }
-            b -= rate * gb;
-        }
-        let weights: Vec<f32> = w.iter().zip(&sd).map(|(w, s)| (w / s) as f32).collect();
-        let bias = (b - w
-            .iter()
-            .zip(&mean)
-            .zip(&sd)
-            .map(|((w, m), s)| w * m / s)
-            .sum::<f64>()) as f32;
+        let (weights, bias) = logistic(xs, ys, weights, &[nonnegative; SIGNALS.len()])?;
         Ok(Calibration {
             version: VERSION,
             signals: SIGNALS.iter().map(|s| s.to_string()).collect(),
@@ -242,6 +171,99 @@ impl Calibration {
             threshold: 0.5,
         })
     }
+}
+
+/// A weighted logistic regression of `ys` on the feature vectors `xs` (one weight per example,
+/// normalised to a mean of 1; a small L2 penalty), on standardised features, folded back to
+/// weights and a bias over the raw features. The weight of each feature marked in
+/// `nonnegative` is kept at zero or above (projected gradient descent; standardising divides
+/// by a positive deviation, so the sign survives folding).
+pub fn logistic(
+    xs: &[Vec<f32>],
+    ys: &[bool],
+    weights: &[f64],
+    nonnegative: &[bool],
+) -> Result<(Vec<f32>, f32)> {
+    let d = xs.first().map_or(0, Vec::len);
+    if xs.is_empty()
+        || d == 0
+        || xs.len() != ys.len()
+        || xs.len() != weights.len()
+        || nonnegative.len() != d
+        || xs.iter().any(|x| x.len() != d)
+    {
+        return Err(Error::InvalidRequest(
+            "a logistic fit needs one feature vector of the same length and one weight per label"
+                .into(),
+        ));
+    }
+    if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || weights.iter().sum::<f64>() <= 0.0 {
+        return Err(Error::InvalidRequest(
+            "calibration weights must be finite, non-negative and not all zero".into(),
+        ));
+    }
+    let total: f64 = weights.iter().sum();
+    let weights: Vec<f64> = weights
+        .iter()
+        .map(|w| w * xs.len() as f64 / total)
+        .collect();
+    let n = xs.len() as f64;
+    let mut mean = vec![0f64; d];
+    for x in xs {
+        for (m, v) in mean.iter_mut().zip(x) {
+            *m += *v as f64 / n;
+        }
+    }
+    let mut sd = vec![0f64; d];
+    for x in xs {
+        for ((s, v), m) in sd.iter_mut().zip(x).zip(&mean) {
+            *s += (*v as f64 - m).powi(2) / n;
+        }
+    }
+    for s in &mut sd {
+        *s = if *s > 1e-12 { s.sqrt() } else { 1.0 };
+    }
+    let zs: Vec<Vec<f64>> = xs
+        .iter()
+        .map(|x| {
+            x.iter()
+                .zip(&mean)
+                .zip(&sd)
+                .map(|((v, m), s)| (*v as f64 - m) / s)
+                .collect()
+        })
+        .collect();
+    let (mut w, mut b) = (vec![0f64; d], 0f64);
+    let l2 = 1e-3;
+    let rate = 0.5;
+    for _ in 0..2000 {
+        let mut gw: Vec<f64> = w.iter().map(|v| l2 * v).collect();
+        let mut gb = 0.0;
+        for ((z, y), wt) in zs.iter().zip(ys).zip(&weights) {
+            let s: f64 = b + z.iter().zip(&w).map(|(a, c)| a * c).sum::<f64>();
+            let p = 1.0 / (1.0 + (-s).exp());
+            let g = wt * (p - if *y { 1.0 } else { 0.0 }) / n;
+            for (gk, zk) in gw.iter_mut().zip(z) {
+                *gk += g * zk;
+            }
+            gb += g;
+        }
+        for ((wk, g), nonneg) in w.iter_mut().zip(&gw).zip(nonnegative) {
+            *wk -= rate * g;
+            if *nonneg && *wk < 0.0 {
+                *wk = 0.0;
+            }
+        }
+        b -= rate * gb;
+    }
+    let weights: Vec<f32> = w.iter().zip(&sd).map(|(w, s)| (w / s) as f32).collect();
+    let bias = (b - w
+        .iter()
+        .zip(&mean)
+        .zip(&sd)
+        .map(|((w, m), s)| w * m / s)
+        .sum::<f64>()) as f32;
+    Ok((weights, bias))
 }
 
 /// Abstention quality at a threshold: (precision, recall) of abstaining on the unanswerable.

@@ -12,6 +12,7 @@ use crate::text::{is_cjk, quotable_ranges};
 
 use super::asked::{Asked, Kind};
 use super::render;
+use super::weigh::{rescaled, SentenceModel};
 use super::Evidence;
 
 /// Settings of the extractive composer.
@@ -86,6 +87,14 @@ pub struct Scored {
     pub language: Lang,
     /// Cosine similarity to the question (0 without an embedder).
     pub cosine: f32,
+    /// Its passage's similarity to the question (0 when unknown) and share of the question's
+    /// ideal BM25 score.
+    pub passage_cosine: f32,
+    pub passage_coverage: f32,
+    /// The first sentence of its passage.
+    pub first: bool,
+    /// What [`score`] weighed ([`super::weigh::FEATURES`]).
+    pub features: Vec<f32>,
     /// Share of the question's words found in the sentence.
     pub overlap: f32,
     pub score: f32,
@@ -139,9 +148,11 @@ pub fn sentences(evidence: &[Evidence], opts: &ExtractOptions) -> Vec<Scored> {
         let text = &c.text;
         let section = c.heading_path.last().cloned().unwrap_or_default();
         let mut intro: Option<Box<Scored>> = None;
+        let ranges = quotable_ranges(text);
+        let first_at = ranges.first().map_or(0, |r| r.0);
         // the end of the sentence before, and whether it was (part of) an item of a list
         let (mut prev_end, mut in_item) = (None::<usize>, false);
-        for (a, b) in quotable_ranges(text) {
+        for (a, b) in ranges {
             let s = &text[a..b];
             // an item goes on, sentence after sentence, until its line ends
             let same_line =
@@ -164,6 +175,10 @@ pub fn sentences(evidence: &[Evidence], opts: &ExtractOptions) -> Vec<Scored> {
                 ticket,
                 language: Lang::detect(s),
                 cosine: 0.0,
+                passage_cosine: e.cosine.unwrap_or(0.0),
+                passage_coverage: e.coverage,
+                first: a == first_at,
+                features: Vec::new(),
                 overlap: 0.0,
                 score: 0.0,
             };
@@ -215,33 +230,36 @@ fn marked(text: &str, a: usize, b: usize) -> bool {
     render::strip_marker(&format!("{before} x")) == "x"
 }
 
-/// Scores sentences: `cosines` (to the question, one per sentence; empty without an embedder)
-/// and word overlap, with a small prior for better-ranked passages, a bonus for giving what
-/// the question asks for (`asked`), and tickets weighed below documents.
+/// Scores sentences with `model`: `cosines` (to the question, one per sentence; empty without
+/// an embedder), word overlap with the sentence and with its section's title, its passage's
+/// rank, similarity and coverage, what the question asks for (`asked`), and whether it is a
+/// document's (not a ticket's), a step, a row, a passage's first.
 pub fn score(
     analyzer: &Analyzer,
     terms: &[String],
     asked: &Asked,
+    model: &SentenceModel,
     sents: &mut [Scored],
     cosines: &[f32],
 ) {
     for (i, s) in sents.iter_mut().enumerate() {
         s.overlap = overlap(analyzer, terms, &s.text);
         s.cosine = cosines.get(i).copied().unwrap_or(0.0);
-        // e5 similarities of related text sit between about 0.75 and 0.95
-        let cos = ((s.cosine - 0.75) / 0.2).clamp(0.0, 1.0);
-        let prior = 1.0 / (1.0 + s.passage as f32);
-        s.score = if cosines.is_empty() {
-            0.9 * s.overlap + 0.1 * prior
-        } else {
-            0.45 * cos + 0.3 * s.overlap + 0.25 * prior
-        };
-        // a section whose title says what the question says ("Phone won't turn on")
-        s.score += 0.2 * overlap(analyzer, terms, &s.section);
-        s.score += 0.25 * asked.fit(&s.shown);
-        if s.ticket {
-            s.score *= 0.8;
-        }
+        let flag = |b: bool| f32::from(u8::from(b));
+        s.features = vec![
+            rescaled(s.cosine),
+            s.overlap,
+            1.0 / (1.0 + s.passage as f32),
+            overlap(analyzer, terms, &s.section),
+            asked.fit(&s.shown),
+            flag(!s.ticket),
+            flag(s.item),
+            flag(s.row),
+            flag(s.first),
+            rescaled(s.passage_cosine),
+            s.passage_coverage,
+        ];
+        s.score = model.score(&s.features);
     }
 }
 
@@ -514,6 +532,10 @@ mod tests {
             intro: None,
             language: Lang::detect(text),
             cosine: 0.0,
+            passage_cosine: 0.0,
+            passage_coverage: 0.0,
+            first: false,
+            features: Vec::new(),
             overlap: 0.0,
             score,
         }

@@ -10,6 +10,7 @@ pub mod llm;
 pub mod metrics;
 pub mod render;
 pub mod scope;
+pub mod weigh;
 
 use crate::analyze::Query;
 use crate::chunk::Chunk;
@@ -157,6 +158,8 @@ pub struct Composed {
     /// No candidate sentence was in the question's language (the cross-lingual calibration
     /// applies).
     pub cross_lingual: bool,
+    /// The candidate sentences weighed, with their features (for training the sentence model).
+    pub candidates: Vec<extract::Scored>,
 }
 
 /// What is known of the question beyond its evidence.
@@ -246,6 +249,7 @@ impl Composed {
             notes: Vec::new(),
             signals,
             cross_lingual: false,
+            candidates: Vec::new(),
         }
     }
 }
@@ -330,6 +334,7 @@ impl Composer<'_> {
             self.index.analyzer(),
             question.overlap_terms(),
             &asked,
+            weigh::SentenceModel::builtin(),
             &mut sents,
             &cosines,
         );
@@ -346,6 +351,7 @@ impl Composer<'_> {
         let calibration = self.calibrations.pick(lang, same_language);
         out.confidence = calibration.confidence(&signals);
         let picked = extract::select(&sents, same_language.then_some(lang), &asked, opts);
+        out.candidates = sents.clone();
         if !same_language {
             out.notes.push(match lang {
                 Lang::Zh => "只找到英文资料，以下按原文引用。".to_string(),

@@ -54,6 +54,18 @@ pub enum AnswerAction {
         #[arg(long, value_name = "FILE", default_value = "data/confidence.json")]
         out: PathBuf,
     },
+    /// Train the model that weighs candidate sentences for an answer on customer-question
+    /// exams over the configured corpus (a sentence holding one of the question's facts is a
+    /// good one); reports how often the best-weighed sentence holds a fact, before and after.
+    /// kefu reads the model built in, so rebuild after writing it to data/sentences.json.
+    TrainSentences {
+        /// Exams to train on (comma-separated).
+        #[arg(long, value_delimiter = ',', default_value = "exams/calibration.jsonl")]
+        exams: Vec<PathBuf>,
+        /// Where to write the model.
+        #[arg(long, value_name = "FILE", default_value = "data/sentences.json")]
+        out: PathBuf,
+    },
 }
 
 #[derive(clap::Subcommand)]
@@ -87,16 +99,30 @@ pub enum RerankAction {
 
 /// `kefu answer …`.
 pub fn answer(config: &Config, action: AnswerAction) -> anyhow::Result<ExitCode> {
-    let AnswerAction::Calibrate {
-        eval_dir,
-        pairs,
-        exams,
-        outside,
-        signals,
-        min_precision,
-        min_recall,
-        out,
-    } = action;
+    let (eval_dir, pairs, exams, outside, signals, min_precision, min_recall, out) = match action {
+        AnswerAction::TrainSentences { exams, out } => {
+            return train_sentences(config, &exams, &out);
+        }
+        AnswerAction::Calibrate {
+            eval_dir,
+            pairs,
+            exams,
+            outside,
+            signals,
+            min_precision,
+            min_recall,
+            out,
+        } => (
+            eval_dir,
+            pairs,
+            exams,
+            outside,
+            signals,
+            min_precision,
+            min_recall,
+            out,
+        ),
+    };
     let mut say = |line: &str| println!("{line}");
     let cached = signals.as_ref().filter(|f| f.is_file());
     let groups: Vec<kefu::learn::calibrate::Group> = if let Some(file) = cached {
@@ -120,6 +146,39 @@ pub fn answer(config: &Config, action: AnswerAction) -> anyhow::Result<ExitCode>
     let cal = kefu::learn::calibrate::calibrate(&groups, min_precision, min_recall, &mut say)?;
     write(&out, &serde_json::to_string_pretty(&cal)?)?;
     println!("calibration written to {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `kefu answer train-sentences`.
+fn train_sentences(config: &Config, exams: &[PathBuf], out: &Path) -> anyhow::Result<ExitCode> {
+    let engine = super::index_and_open(config.clone(), true)?;
+    let mut say = |line: &str| println!("{line}");
+    let questions = kefu::learn::sentences::weighed(&engine, exams, &mut say)?;
+    let names: Vec<String> = exams.iter().map(|p| p.display().to_string()).collect();
+    let about = format!(
+        "kefu answer train-sentences --exams {} ({} questions with a candidate holding a fact)",
+        names.join(","),
+        questions.len()
+    );
+    let model = kefu::learn::sentences::train(&questions, &about)?;
+    let before = kefu::learn::sentences::lead_accuracy(
+        &kefu::answer::weigh::SentenceModel::hand_set(),
+        &questions,
+    );
+    let built_in = kefu::learn::sentences::lead_accuracy(
+        kefu::answer::weigh::SentenceModel::builtin(),
+        &questions,
+    );
+    let after = kefu::learn::sentences::lead_accuracy(&model, &questions);
+    say(&format!(
+        "best-weighed sentence holds a fact: hand-set {before:.3}, built-in {built_in:.3}, trained {after:.3} (on the training questions)"
+    ));
+    for (f, w) in model.features.iter().zip(&model.weights) {
+        say(&format!("  {f:<18} {w:+.3}"));
+    }
+    say(&format!("  {:<18} {:+.3}", "bias", model.bias));
+    write(out, &(serde_json::to_string_pretty(&model)? + "\n"))?;
+    println!("sentence model written to {}", out.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -521,6 +521,7 @@ mod tests {
             notes: vec![],
             signals: vec![],
             cross_lingual: false,
+            candidates: Vec::new(),
         }
     }
 

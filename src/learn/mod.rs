@@ -4,3 +4,4 @@
 
 pub mod calibrate;
 pub mod rerank;
+pub mod sentences;
