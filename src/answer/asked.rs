@@ -109,6 +109,24 @@ impl Asked {
         Asked { kind, codes }
     }
 
+    /// Whether `sentence` names a code and none of those the question asks about (a row of
+    /// the error table for another code).
+    pub fn names_other_code(&self, sentence: &str) -> bool {
+        let Some(p) = patterns() else {
+            return false;
+        };
+        if self.kind != Kind::Code {
+            return false;
+        }
+        let named: Vec<String> = p
+            .code
+            .find_iter(sentence)
+            .map(|m| m.as_str().to_lowercase())
+            .filter(|c| !c.chars().all(|ch| ch.is_ascii_digit()) || self.codes.contains(c))
+            .collect();
+        !named.is_empty() && !named.iter().any(|c| self.codes.contains(c))
+    }
+
     /// How well a sentence gives what was asked for (0 to 1).
     pub fn fit(&self, sentence: &str) -> f32 {
         let Some(p) = patterns() else {
@@ -175,6 +193,16 @@ mod tests {
             Asked::of("bought it in 2025, still covered?").codes,
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn a_sentence_about_another_code_is_known() {
+        let code = Asked::of("WM-8012 showing E21");
+        assert!(code.names_other_code("Code: E30; Meaning: Door lock fault."));
+        assert!(!code.names_other_code("Code: E21; Meaning: Drain problem."));
+        assert!(!code.names_other_code("E21 and E30 both stop the programme."));
+        assert!(!code.names_other_code("Unplug the washer."));
+        assert!(!Asked::of("how do I reset it").names_other_code("E30 means…"));
     }
 
     #[test]

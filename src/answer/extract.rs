@@ -276,9 +276,11 @@ pub fn select(
     asked: &Asked,
     opts: &ExtractOptions,
 ) -> Vec<Scored> {
+    // a sentence about another code than the one asked about says nothing of it
     let mut order: Vec<&Scored> = sents
         .iter()
         .filter(|s| language.is_none_or(|l| s.language == l))
+        .filter(|s| !asked.names_other_code(&s.shown))
         .collect();
     order.sort_by(|a, b| {
         b.score
@@ -314,6 +316,14 @@ pub fn select(
         s.score >= opts.keep_ratio * lead.score
             && s.passage < opts.support_passages.max(lead.passage + 1)
     };
+    // when the ranker's best passage holds the lead, what stands beside the lead completes it
+    if lead.passage == 0 {
+        for s in order.iter().skip(1).filter(strong) {
+            if s.passage == lead.passage {
+                pick.take(s);
+            }
+        }
+    }
     // the ranker's leading passages are more often right than any one sentence score
     for p in 0..opts.support_passages {
         if pick.picked.iter().any(|x| x.passage == p) {
