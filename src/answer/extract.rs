@@ -41,7 +41,7 @@ impl Default for ExtractOptions {
     fn default() -> Self {
         ExtractOptions {
             passages: 5,
-            max_sentences: 5,
+            max_sentences: 6,
             keep_ratio: 0.5,
             support_passages: 4,
             follow: 4,
@@ -316,20 +316,23 @@ pub fn select(
         s.score >= opts.keep_ratio * lead.score
             && s.passage < opts.support_passages.max(lead.passage + 1)
     };
-    // when the ranker's best passage holds the lead, what stands beside the lead completes it
-    if lead.passage == 0 {
-        for s in order.iter().skip(1).filter(strong) {
-            if s.passage == lead.passage {
-                pick.take(s);
-            }
-        }
-    }
     // the ranker's leading passages are more often right than any one sentence score
     for p in 0..opts.support_passages {
         if pick.picked.iter().any(|x| x.passage == p) {
             continue;
         }
         if let Some(s) = order.iter().filter(strong).find(|s| s.passage == p) {
+            pick.take(s);
+        }
+    }
+    // when the ranker's best passage holds the lead, what stands beside the lead completes it
+    if lead.passage == 0 {
+        let own = order
+            .iter()
+            .skip(1)
+            .filter(strong)
+            .filter(|s| s.passage == lead.passage);
+        for s in own {
             pick.take(s);
         }
     }

@@ -20,6 +20,10 @@ pub struct AnswerConfig {
     /// it and come from one of the `support_passages` best passages.
     pub support_ratio: f32,
     pub support_passages: usize,
+    /// Extractive answers kept for questions asked again (the same question, normalised, with
+    /// the same scope, filters and passages), least recently asked first out; emptied when a
+    /// new index generation goes live. 0 turns it off.
+    pub cache: usize,
     /// An OpenAI-compatible chat-completions server that writes answers from the passages
     /// (checked sentence by sentence); without it answers are extractive.
     pub llm: Option<LlmConfig>,
@@ -35,6 +39,7 @@ impl Default for AnswerConfig {
             max_chars_en: extract.max_chars_en,
             support_ratio: extract.keep_ratio,
             support_passages: extract.support_passages,
+            cache: 1024,
             llm: None,
         }
     }
@@ -131,6 +136,12 @@ impl AnswerConfig {
             return Err(Error::config(
                 "answer.support_passages",
                 "must be between 1 and 50",
+            ));
+        }
+        if self.cache > 1_000_000 {
+            return Err(Error::config(
+                "answer.cache",
+                "must be at most 1000000 answers (0 turns the cache off)",
             ));
         }
         for (key, v) in [

@@ -3,6 +3,7 @@
 //! observers that watch every turn). Everything above — the HTTP service, the command line,
 //! evaluation and training — goes through an [`Engine`]; nothing below knows of it.
 
+pub mod answers;
 pub mod turn;
 
 use std::sync::Arc;
@@ -32,6 +33,8 @@ pub struct Engine {
     observers: Vec<Arc<dyn TurnObserver>>,
     /// What the knowledge base covers, for every caller and for public ones.
     catalogue: Arc<Catalogues>,
+    /// Recent extractive answers (`answer.cache`), this generation's only.
+    answers: Option<Arc<answers::AnswerCache>>,
 }
 
 /// The catalogue of a generation as each scope sees it.
@@ -106,7 +109,7 @@ impl Timings {
             retrieve_ms: ms(&["analyse", "scope", "retrieve", "evidence"]),
             compose_ms: ms(&["compose", "write"]),
             total_ms: ms(&[
-                "analyse", "scope", "retrieve", "evidence", "compose", "write",
+                "analyse", "cache", "scope", "retrieve", "evidence", "compose", "write",
             ]),
             stages,
         }
@@ -172,6 +175,7 @@ impl Engine {
             .llm
             .as_ref()
             .map(|l| Arc::new(answer::llm::LlmClient::new(l)));
+        let answers = answers::AnswerCache::new(config.answer.cache);
         Ok(Engine {
             config,
             catalogue: Catalogues::of(&generation),
@@ -181,6 +185,7 @@ impl Engine {
             calibration,
             llm,
             observers: previous.map(|p| p.observers.clone()).unwrap_or_default(),
+            answers,
         })
     }
 
@@ -202,6 +207,8 @@ impl Engine {
             calibration,
             llm: None,
             observers: Vec::new(),
+            // evaluation and training measure the work, not the cache
+            answers: None,
         }
     }
 
@@ -216,6 +223,7 @@ impl Engine {
             calibration: self.calibration.clone(),
             llm: self.llm.clone(),
             observers: self.observers.clone(),
+            answers: answers::AnswerCache::new(self.config.answer.cache),
         }
     }
 
@@ -254,6 +262,8 @@ impl Engine {
             llm: self.llm.clone(),
             observers: self.observers.clone(),
             catalogue: self.catalogue.clone(),
+            // another calibration gives other answers
+            answers: None,
         }
     }
 
@@ -382,6 +392,21 @@ impl Engine {
     pub fn answer_streaming(&self, req: &AnswerRequest, sink: answer::Sink<'_>) -> Result<Answer> {
         let mut turn = turn::Turn::start();
         let query = turn.stage("analyse", || self.analyse(&req.question));
+        // an extractive answer given before is given again
+        let cache = self
+            .answers
+            .as_ref()
+            .filter(|_| !(req.use_llm && self.llm.is_some()))
+            .map(|c| (c, answers::AnswerCache::key(req)));
+        if let Some((c, key)) = &cache {
+            if let Some(hit) = turn.stage("cache", || c.get(key)) {
+                answer::Composer::emit_all(&hit.composed, sink);
+                let mut again = (*hit).clone();
+                again.question = req.question.clone();
+                again.timings = Timings::of(turn.finish(), None, None);
+                return Ok(self.observed(&query, req.scope, again));
+            }
+        }
         let stats = Stats::of(req.scope);
         let verdict = turn.stage("scope", || self.scope(&query, req.scope))?;
         let (models, categories) = match verdict {
@@ -457,6 +482,12 @@ impl Engine {
             timings: Timings::of(turn.finish(), ranked.embed_ms, ranked.rerank_ms),
             evidence: evidence.into_iter().map(|e| e.chunk).collect(),
         };
+        if let Some((c, key)) = cache {
+            let mut kept = answer.clone();
+            // the weighed candidates are for training, not for asking again
+            kept.composed.candidates = Vec::new();
+            c.put(key, kept);
+        }
         Ok(self.observed(&query, req.scope, answer))
     }
 

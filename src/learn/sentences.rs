@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::answer::confidence::logistic;
-use crate::rerank::linear::{Group, LinearModel, TrainOptions};
 use crate::answer::weigh::{SentenceModel, FEATURES, VERSION};
 use crate::engine::{AnswerRequest, Engine};
 use crate::error::{Error, Result};
 use crate::eval::exam::{normalise, Exam, Expect};
+use crate::rerank::linear::{Group, LinearModel, TrainOptions};
 use crate::retrieve::{Filters, Scope};
 
 /// One question's candidate sentences: their features and whether each holds a fact.
@@ -117,7 +117,11 @@ pub fn train(questions: &[Weighed], about: &str) -> Result<SentenceModel> {
         .zip(&ranker.scale)
         .map(|(w, s)| w / s)
         .collect();
-    let offset: f32 = -raw.iter().zip(&ranker.mean).map(|(w, m)| w * m).sum::<f32>();
+    let offset: f32 = -raw
+        .iter()
+        .zip(&ranker.mean)
+        .map(|(w, m)| w * m)
+        .sum::<f32>();
     let (mut xs, mut ys, mut ws) = (Vec::new(), Vec::new(), Vec::new());
     for q in questions {
         let n_good = q.good.iter().filter(|g| **g).count();
