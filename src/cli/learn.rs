@@ -48,7 +48,7 @@ pub enum AnswerAction {
         min_precision: f64,
         /// Least abstention recall; the lowest threshold giving both is chosen (answering as
         /// many answerable questions as possible).
-        #[arg(long, default_value_t = 0.75)]
+        #[arg(long, default_value_t = 0.8)]
         min_recall: f64,
         /// Where to write the calibration.
         #[arg(long, value_name = "FILE", default_value = "data/confidence.json")]
