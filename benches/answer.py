@@ -2,7 +2,9 @@
 """Latency of POST /v1/answer (extractive) on the demo corpus: starts `kefu serve` (release
 build, repo config, port 0), asks a fixed set of English and Chinese questions one at a time
 (after a warm-up), and prints p50/p99 of the whole request as the client sees it and the medians
-of kefu's own stage timings (embedding, reranking, retrieval, composing).
+of kefu's own stage timings (embedding, reranking, retrieval, composing). The answer cache is
+off (`KEFU__ANSWER__CACHE=0`): the same questions are asked every round, and this measures the
+work of answering, not the cache (`benches/load.py --answers` measures the caches).
 
 Usage: cargo build --release && python3 benches/answer.py [--rounds 10]
 """
@@ -43,7 +45,9 @@ def main():
     kefu = os.path.join(REPO, "target", "release", "kefu")
     if not os.path.exists(kefu):
         sys.exit("build kefu first: cargo build --release")
-    server = subprocess.Popen([kefu, "serve", "--bind", "127.0.0.1:0"], cwd=REPO,
+    env = dict(os.environ)
+    env.setdefault("KEFU__ANSWER__CACHE", "0")
+    server = subprocess.Popen([kefu, "serve", "--bind", "127.0.0.1:0"], cwd=REPO, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         base = server.stdout.readline().strip().removeprefix("kefu: listening on ")
