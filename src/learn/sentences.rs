@@ -1,8 +1,10 @@
 //! Training the sentence model ([`crate::answer::weigh`]): customer questions whose answers'
 //! facts are known are asked of the knowledge base; every candidate sentence the composer
-//! weighs is an example, good when it holds one of the question's facts. A logistic fit over
-//! the examples, each question weighing the same (and its good and its other sentences half
-//! each), gives the weights; the features that mean "more evidence" keep non-negative weights.
+//! weighs is an example, good when it holds one of the question's facts. A linear ranker is
+//! trained to put each question's good sentences above its others, and its score is mapped to a
+//! probability ([`train`]). The ranker's weights are not constrained: a feature may weigh
+//! against a sentence when the training questions say so (the shipped model weighs a section
+//! title sharing the question's words slightly against, as the passage's coverage carries it).
 
 use std::path::PathBuf;
 use std::sync::Arc;
