@@ -13,47 +13,7 @@ pub enum AnswerAction {
     /// Fit the answer confidence on pairs of data sets (each set's own questions are
     /// answerable, the other set's are not) and on customer questions asked of the configured
     /// corpus, and choose the abstention threshold.
-    Calibrate {
-        /// Folder holding the data sets.
-        #[arg(long, value_name = "DIR", default_value = "../shared/eval")]
-        eval_dir: PathBuf,
-        /// Pairs SET:NEGATIVES (comma-separated).
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "emanual-en:faq-en,faq-en:emanual-en,cmrc-zh:afqmc-zh,xquad-zh2en:cmrc-zh"
-        )]
-        pairs: Vec<String>,
-        /// Customer-question exams over the configured corpus to calibrate on too (comma-
-        /// separated; answerable questions count as answered well when the extractive answer
-        /// holds their facts). The threshold is chosen on these and the outside questions.
-        #[arg(long, value_delimiter = ',', default_value = "exams/calibration.jsonl")]
-        exams: Vec<PathBuf>,
-        /// Unanswerable questions from outside the domain, asked of the configured corpus:
-        /// PATH:LABEL, the rows of a JSON Lines file of {text, label} with that label
-        /// (comma-separated; the paths are relative to the working folder).
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "../shared/eval/intent-en-clinc150/train.jsonl:oos,../shared/eval/intent-zh-smp2017/train.jsonl:chat"
-        )]
-        outside: Vec<String>,
-        /// Keep the labelled confidence signals of every question here, and when the file
-        /// exists, fit on it instead of asking the questions again (for trying thresholds; it
-        /// goes stale when answers change).
-        #[arg(long, value_name = "FILE")]
-        signals: Option<PathBuf>,
-        /// Least abstention precision the threshold must give.
-        #[arg(long, default_value_t = 0.9)]
-        min_precision: f64,
-        /// Least abstention recall; the lowest threshold giving both is chosen (answering as
-        /// many answerable questions as possible).
-        #[arg(long, default_value_t = 0.8)]
-        min_recall: f64,
-        /// Where to write the calibration.
-        #[arg(long, value_name = "FILE", default_value = "data/confidence.json")]
-        out: PathBuf,
-    },
+    Calibrate(CalibrateArgs),
     /// Train the model that weighs candidate sentences for an answer on customer-question
     /// exams over the configured corpus (a sentence holding one of the question's facts is a
     /// good one); reports how often the best-weighed sentence holds a fact, before and after.
@@ -66,6 +26,50 @@ pub enum AnswerAction {
         #[arg(long, value_name = "FILE", default_value = "data/sentences.json")]
         out: PathBuf,
     },
+}
+
+/// `kefu answer calibrate`'s arguments.
+#[derive(clap::Args)]
+pub struct CalibrateArgs {
+    /// Folder holding the data sets.
+    #[arg(long, value_name = "DIR", default_value = "../shared/eval")]
+    eval_dir: PathBuf,
+    /// Pairs SET:NEGATIVES (comma-separated).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "emanual-en:faq-en,faq-en:emanual-en,cmrc-zh:afqmc-zh,xquad-zh2en:cmrc-zh"
+    )]
+    pairs: Vec<String>,
+    /// Customer-question exams over the configured corpus to calibrate on too (comma-
+    /// separated; answerable questions count as answered well when the extractive answer
+    /// holds their facts). The threshold is chosen on these and the outside questions.
+    #[arg(long, value_delimiter = ',', default_value = "exams/calibration.jsonl")]
+    exams: Vec<PathBuf>,
+    /// Unanswerable questions from outside the domain, asked of the configured corpus:
+    /// PATH:LABEL, the rows of a JSON Lines file of {text, label} with that label
+    /// (comma-separated; the paths are relative to the working folder).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "../shared/eval/intent-en-clinc150/train.jsonl:oos,../shared/eval/intent-zh-smp2017/train.jsonl:chat"
+    )]
+    outside: Vec<String>,
+    /// Keep the labelled confidence signals of every question here, and when the file
+    /// exists, fit on it instead of asking the questions again (for trying thresholds; it
+    /// goes stale when answers change).
+    #[arg(long, value_name = "FILE")]
+    signals: Option<PathBuf>,
+    /// Least abstention precision the threshold must give.
+    #[arg(long, default_value_t = 0.9)]
+    min_precision: f64,
+    /// Least abstention recall; the lowest threshold giving both is chosen (answering as
+    /// many answerable questions as possible).
+    #[arg(long, default_value_t = 0.8)]
+    min_recall: f64,
+    /// Where to write the calibration.
+    #[arg(long, value_name = "FILE", default_value = "data/confidence.json")]
+    out: PathBuf,
 }
 
 #[derive(clap::Subcommand)]
@@ -99,30 +103,22 @@ pub enum RerankAction {
 
 /// `kefu answer …`.
 pub fn answer(config: &Config, action: AnswerAction) -> anyhow::Result<ExitCode> {
-    let (eval_dir, pairs, exams, outside, signals, min_precision, min_recall, out) = match action {
+    let args = match action {
         AnswerAction::TrainSentences { exams, out } => {
             return train_sentences(config, &exams, &out);
         }
-        AnswerAction::Calibrate {
-            eval_dir,
-            pairs,
-            exams,
-            outside,
-            signals,
-            min_precision,
-            min_recall,
-            out,
-        } => (
-            eval_dir,
-            pairs,
-            exams,
-            outside,
-            signals,
-            min_precision,
-            min_recall,
-            out,
-        ),
+        AnswerAction::Calibrate(args) => args,
     };
+    let CalibrateArgs {
+        eval_dir,
+        pairs,
+        exams,
+        outside,
+        signals,
+        min_precision,
+        min_recall,
+        out,
+    } = args;
     let mut say = |line: &str| println!("{line}");
     let cached = signals.as_ref().filter(|f| f.is_file());
     let groups: Vec<kefu::learn::calibrate::Group> = if let Some(file) = cached {

@@ -77,6 +77,21 @@ pub struct AnswerRequest {
     pub cancel: crate::cancel::Cancel,
 }
 
+impl AnswerRequest {
+    /// `question` as a support bot asks it of `engine`: public passages, no filters, the
+    /// configured number of passages, extractive unless `use_llm`.
+    pub fn as_bot(engine: &Engine, question: String, use_llm: bool) -> AnswerRequest {
+        AnswerRequest {
+            question,
+            filters: Filters::default(),
+            scope: Scope::Public,
+            passages: engine.config().answer.passages,
+            use_llm,
+            cancel: Default::default(),
+        }
+    }
+}
+
 /// Milliseconds spent in each stage of answering.
 #[derive(Debug, Clone)]
 pub struct Timings {

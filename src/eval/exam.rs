@@ -24,7 +24,6 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::engine::{AnswerRequest, Engine};
 use crate::error::{Error, Result};
-use crate::retrieve::{Filters, Scope};
 
 use super::quantile;
 
@@ -264,14 +263,7 @@ pub fn grade(
     let mut ms = Vec::with_capacity(total);
     for (i, q) in exam.questions.iter().enumerate() {
         let started = Instant::now();
-        let answer = engine.answer(&AnswerRequest {
-            question: q.question.clone(),
-            filters: Filters::default(),
-            scope: Scope::Public,
-            passages: engine.config().answer.passages,
-            use_llm,
-            cancel: Default::default(),
-        })?;
+        let answer = engine.answer(&AnswerRequest::as_bot(engine, q.question.clone(), use_llm))?;
         ms.push(started.elapsed().as_secs_f64() * 1e3);
         graded.push(grade_one(q, &answer.composed));
         progress(i + 1, total);

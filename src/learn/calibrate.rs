@@ -11,7 +11,6 @@ use crate::engine::{AnswerRequest, Engine};
 use crate::error::{Error, Result};
 use crate::eval::exam::{self, Exam, Expect};
 use crate::eval::{self, Dataset};
-use crate::retrieve::{Filters, Scope};
 use crate::text::Lang;
 
 /// Labelled confidence signals of `pairs` (`SET:NEGATIVES`, folders of `eval_dir`): each
@@ -238,14 +237,7 @@ pub fn in_domain(
         .collect();
         let mut turned_away = 0;
         for (question, facts) in rows {
-            let answer = engine.answer(&AnswerRequest {
-                question,
-                filters: Filters::default(),
-                scope: Scope::Public,
-                passages: engine.config().answer.passages,
-                use_llm: false,
-                cancel: Default::default(),
-            })?;
+            let answer = engine.answer(&AnswerRequest::as_bot(&engine, question, false))?;
             let c = &answer.composed;
             if c.signals.is_empty() {
                 turned_away += 1;

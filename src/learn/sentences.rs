@@ -15,7 +15,6 @@ use crate::engine::{AnswerRequest, Engine};
 use crate::error::{Error, Result};
 use crate::eval::exam::{normalise, Exam, Expect};
 use crate::rerank::linear::{Group, LinearModel, TrainOptions};
-use crate::retrieve::{Filters, Scope};
 
 /// One question's candidate sentences: their features and whether each holds a fact.
 pub struct Weighed {
@@ -37,14 +36,8 @@ pub fn weighed(
         let (mut asked, mut missed) = (0, 0);
         for q in exam.questions.iter().filter(|q| q.expect == Expect::Answer) {
             asked += 1;
-            let answer = engine.answer(&AnswerRequest {
-                question: q.question.clone(),
-                filters: Filters::default(),
-                scope: Scope::Public,
-                passages: engine.config().answer.passages,
-                use_llm: false,
-                cancel: Default::default(),
-            })?;
+            let answer =
+                engine.answer(&AnswerRequest::as_bot(&engine, q.question.clone(), false))?;
             let facts: Vec<String> = q.facts.iter().flatten().map(|f| normalise(f)).collect();
             let cands = &answer.composed.candidates;
             let good: Vec<bool> = cands
