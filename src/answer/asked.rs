@@ -30,6 +30,8 @@ pub struct Asked {
     pub kind: Kind,
     /// The codes the question names, lower case.
     pub codes: Vec<String>,
+    /// The question is about cover: a warranty, a plan, a free repair.
+    pub about_cover: bool,
 }
 
 struct Patterns {
@@ -44,6 +46,8 @@ struct Patterns {
     has_price: Regex,
     has_duration: Regex,
     decides: Regex,
+    about_cover: Regex,
+    covers: Regex,
     means: Regex,
     asks: Regex,
 }
@@ -63,6 +67,8 @@ fn patterns() -> Option<&'static Patterns> {
             has_price: Regex::new(r"(?i)(¥|￥|us\$|\$)\s?\d|\d\s?(元|块)").ok()?,
             has_duration: Regex::new(r"(?i)\d+(\.\d+)?\s?(个月|天|年|小时|分钟|秒|个工作日|工作日|周|months?|days?|years?|hours?|h\b|minutes?|seconds?|s\b|weeks?|working days)").ok()?,
             decides: Regex::new(r"(?i)(不在|不属于|不予|不能|不可以|不支持|不包括|不适用|不保|可以|免费|属于|包括|适用|\bcovered\b|\bnot\b|\bcannot\b|\bcan'?t\b|\bcan\b|\bfree\b|\bexcluded\b|\bincluded\b|\bonly\b)").ok()?,
+            about_cover: Regex::new(r"(?i)(保修|保吗|保不保|包修|保障|免费修|免费换|\bcover(ed|s)?\b|\bwarranty\b|\bguarantee\b)").ok()?,
+            covers: Regex::new(r"(?i)(保修范围|保障范围|不保修|不予保修|免费维修|免费更换|免费修|不在保修|不属于保修|保修期外|按保修期外|\b(not |isn'?t |aren'?t )?covered\b|\bcovers?\b|\bexcluded\b|\bout of warranty\b|\bunder (the |this )?warranty\b|\bfree of charge\b)").ok()?,
             asks: Regex::new(r"(?i)([?？]|吗|呢|么|什么|啥|哪|谁|几|多少|为何|为什么|怎|如何|是否|能不能|可不可以|有没有|^(what|why|where|when|which|who|whose|how|can|could|is|are|was|were|does|do|did|will|would|should|shall|may|any)\b|\b(what|why|how|which)\b)").ok()?,
             means: Regex::new(r"(?i)(表示|意思|是指|代表|说明|含义|\bmeans?\b|\bmeaning\b|\bindicates?\b|\bshows? that\b)").ok()?,
         })
@@ -77,6 +83,7 @@ impl Asked {
             return Asked {
                 kind: Kind::Other,
                 codes: Vec::new(),
+                about_cover: false,
             };
         };
         let codes: Vec<String> = p
@@ -106,7 +113,11 @@ impl Asked {
         } else {
             Kind::Other
         };
-        Asked { kind, codes }
+        Asked {
+            kind,
+            codes,
+            about_cover: p.about_cover.is_match(question),
+        }
     }
 
     /// Whether `sentence` names a code and none of those the question asks about (a row of
@@ -127,8 +138,10 @@ impl Asked {
         !named.is_empty() && !named.iter().any(|c| self.codes.contains(c))
     }
 
-    /// How well a sentence gives what was asked for (0 to 1).
-    pub fn fit(&self, sentence: &str) -> f32 {
+    /// How well a sentence gives what was asked for (0 to 1). `intro` is the sentence that
+    /// introduces the list a sentence is an item of ("These are not covered:"): for a yes or
+    /// no, it decides as much as the item does.
+    pub fn fit(&self, sentence: &str, intro: Option<&str>) -> f32 {
         let Some(p) = patterns() else {
             return 0.0;
         };
@@ -151,7 +164,19 @@ impl Asked {
             }
             Kind::Price => f32::from(u8::from(p.has_price.is_match(sentence))),
             Kind::Duration => f32::from(u8::from(p.has_duration.is_match(sentence))),
-            Kind::YesNo => 0.5 * f32::from(u8::from(p.decides.is_match(sentence))),
+            Kind::YesNo => {
+                let decides = |t: &str| -> f32 {
+                    if self.about_cover && p.covers.is_match(t) {
+                        // whether it is covered, asked of a clause saying what is
+                        1.0
+                    } else if p.decides.is_match(t) {
+                        0.5
+                    } else {
+                        0.0
+                    }
+                };
+                decides(sentence).max(intro.map_or(0.0, decides))
+            }
             Kind::Contact => f32::from(u8::from(p.has_contact.is_match(sentence))),
             Kind::Steps | Kind::Other => 0.0,
         }
@@ -208,20 +233,46 @@ mod tests {
     #[test]
     fn sentences_fit_what_was_asked() {
         let code = Asked::of("WM-8012 showing E21");
-        assert_eq!(code.fit("E21 means water is not pumped out in time."), 1.0);
-        assert_eq!(code.fit("Clean the filter whenever E21 appears."), 0.7);
-        assert_eq!(code.fit("E210 is something else."), 0.0);
-        let price = Asked::of("x9 换屏多少钱");
-        assert_eq!(price.fit("X9 换屏 ¥999。"), 1.0);
-        assert_eq!(price.fit("检测免费。"), 0.0);
-        let long = Asked::of("how long is the warranty");
-        assert_eq!(long.fit("Phones are covered for 12 months."), 1.0);
-        assert_eq!(long.fit("Phones are covered."), 0.0);
-        let contact = Asked::of("你们的客服电话是多少");
         assert_eq!(
-            contact.fit("中国大陆用户请拨打服务热线 400-820-6688。"),
+            code.fit("E21 means water is not pumped out in time.", None),
             1.0
         );
-        assert_eq!(contact.fit("请告诉我们机型和序列号。"), 0.0);
+        assert_eq!(
+            code.fit("Clean the filter whenever E21 appears.", None),
+            0.7
+        );
+        assert_eq!(code.fit("E210 is something else.", None), 0.0);
+        let price = Asked::of("x9 换屏多少钱");
+        assert_eq!(price.fit("X9 换屏 ¥999。", None), 1.0);
+        assert_eq!(price.fit("检测免费。", None), 0.0);
+        let long = Asked::of("how long is the warranty");
+        assert_eq!(long.fit("Phones are covered for 12 months.", None), 1.0);
+        assert_eq!(long.fit("Phones are covered.", None), 0.0);
+        let contact = Asked::of("你们的客服电话是多少");
+        assert_eq!(
+            contact.fit("中国大陆用户请拨打服务热线 400-820-6688。", None),
+            1.0
+        );
+        assert_eq!(contact.fit("请告诉我们机型和序列号。", None), 0.0);
+    }
+
+    #[test]
+    fn whether_it_is_covered_is_decided_by_a_clause_on_cover_or_its_list() {
+        let covered = Asked::of("屏幕摔碎了保修吗");
+        assert!(covered.about_cover);
+        // a clause saying what the warranty covers decides, more than any "can"
+        assert_eq!(covered.fit("进液损坏不在保修范围内。", None), 1.0);
+        assert_eq!(
+            covered.fit("新屏幕可以一直保到原来 12 个月保修期结束。", None),
+            0.5
+        );
+        // an item decides through the lead-in of its list
+        let item = "人为损坏：摔落、撞击造成的屏幕碎裂。";
+        assert_eq!(covered.fit(item, None), 0.0);
+        assert_eq!(covered.fit(item, Some("以下情况不在保修范围内：")), 1.0);
+        // a yes or no about something else is decided by any clause that allows or forbids
+        let other = Asked::of("耳机拆封了还能退吗");
+        assert!(!other.about_cover);
+        assert_eq!(other.fit("不在保修范围内。", None), 0.5);
     }
 }

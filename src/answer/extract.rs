@@ -251,13 +251,14 @@ pub fn score(
             s.overlap,
             1.0 / (1.0 + s.passage as f32),
             overlap(analyzer, terms, &s.section),
-            asked.fit(&s.shown),
+            asked.fit(&s.shown, s.intro.as_ref().map(|i| i.shown.as_str())),
             flag(!s.ticket),
             flag(s.item),
             flag(s.row),
             flag(s.first),
             rescaled(s.passage_cosine),
             s.passage_coverage,
+            flag(render::example(&s.shown)),
         ];
         s.score = model.score(&s.features);
     }
@@ -301,14 +302,17 @@ pub fn select(
     // its passage (its list from the first step, or the list its lead introduces; a code's
     // remedy after the sentence that names it) before any other passage is heard
     let follows = match asked.kind {
-        Kind::Code => asked.fit(&lead.shown) > 0.0,
+        Kind::Code => asked.fit(&lead.shown, None) > 0.0,
         Kind::Steps => true,
         _ => false,
     };
     let from_first = follows && pick.steps(&order, asked);
     if asked.kind == Kind::Code && !lead.row {
         // a code's row of the error table says in a few words what the prose explains
-        if let Some(row) = order.iter().find(|s| s.row && asked.fit(&s.shown) > 0.0) {
+        if let Some(row) = order
+            .iter()
+            .find(|s| s.row && asked.fit(&s.shown, None) > 0.0)
+        {
             pick.take(row);
         }
     }

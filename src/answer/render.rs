@@ -28,6 +28,24 @@ pub fn lead_in(passage: &str, range: (usize, usize)) -> Option<String> {
     (!raw.contains(" | ") && !body.is_empty() && ends_as_lead_in(body)).then(|| body.to_string())
 }
 
+/// Whether a sentence, as shown, is an example of a rule rather than the rule ("For example,
+/// …", "Example: …", 「例如……」, 「比如……」).
+pub fn example(shown: &str) -> bool {
+    let lower = shown.trim_start().to_lowercase();
+    [
+        "for example",
+        "example:",
+        "e.g.",
+        "for instance",
+        "例如",
+        "比如",
+        "举例",
+        "譬如",
+    ]
+    .iter()
+    .any(|m| lower.starts_with(m))
+}
+
 /// Whether a sentence only introduces what follows ("…when the screen shows:").
 fn ends_as_lead_in(s: &str) -> bool {
     s.ends_with(':') || s.ends_with('：')
@@ -154,6 +172,17 @@ fn table_row(passage: &str, start: usize, row: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_example_is_known_in_both_languages() {
+        assert!(example(
+            "For example, a screen replaced in month 4 is covered."
+        ));
+        assert!(example("Example: an X9 screen replaced in month 11…"));
+        assert!(example("例如，手机买了 4 个月时换了屏幕。"));
+        assert!(!example("The warranty does not cover drops, for example."));
+        assert!(!example("进液损坏不在保修范围内。"));
+    }
 
     fn show(s: &str) -> Option<String> {
         shown(s, (0, s.len()))

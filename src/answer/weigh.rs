@@ -17,10 +17,10 @@ use crate::error::{Error, Result};
 const BUILTIN: &str = include_str!("../../data/sentences.json");
 
 /// The version of the feature set; a model of another version is refused.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// The features, in order.
-pub const FEATURES: [&str; 11] = [
+pub const FEATURES: [&str; 12] = [
     // the question's similarity to the sentence, rescaled from e5's 0.75..0.95 to 0..1
     "cosine",
     // share of the question's words in the sentence
@@ -43,6 +43,8 @@ pub const FEATURES: [&str; 11] = [
     "passage_cosine",
     // the passage's share of the question's ideal BM25 score
     "passage_coverage",
+    // an example ("For example, …", 「例如……」): it illustrates an answer, it is seldom one
+    "example",
 ];
 
 /// A trained sentence model.
@@ -77,7 +79,7 @@ impl SentenceModel {
             version: VERSION,
             about: "set by hand".into(),
             features: FEATURES.iter().map(|f| f.to_string()).collect(),
-            weights: vec![4.5, 3.0, 2.5, 2.0, 2.5, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            weights: vec![4.5, 3.0, 2.5, 2.0, 2.5, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0],
             bias: -5.0,
         }
     }

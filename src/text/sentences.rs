@@ -29,17 +29,27 @@ pub fn count_tokens(s: &str) -> usize {
 
 /// Splits text into sentence ranges that together cover it exactly. A sentence ends after
 /// 。！？；!?… or a `.` followed by whitespace, plus any closing quotes or brackets, and at
-/// every line break; trailing whitespace belongs to the sentence before it.
+/// every line break; a table row (a line of cells between ` | `) is one sentence. Trailing
+/// whitespace belongs to the sentence before it.
 pub fn split_sentences(text: &str) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let mut k = 0;
+    // inside a table row (a line of cells between ` | `), which is one sentence however many
+    // its cells hold ("Battery life | Earbuds up to 8 h; case adds up to 32 h")
+    let mut in_row = false;
     while k < chars.len() {
-        let (_, c) = chars[k];
+        let (at, c) = chars[k];
+        if at == start {
+            let line = text[at..].split('\n').next().unwrap_or("");
+            in_row = line.trim_start().starts_with('|') || line.contains(" | ");
+        }
         let next = chars.get(k + 1).map(|&(_, c)| c);
         let is_end = match c {
-            '。' | '！' | '？' | '；' | '!' | '?' | '…' | '\n' => true,
+            '\n' => true,
+            _ if in_row => false,
+            '。' | '！' | '？' | '；' | '!' | '?' | '…' => true,
             '.' => next.is_none_or(char::is_whitespace),
             ';' => next.is_none_or(char::is_whitespace),
             _ => false,
@@ -136,6 +146,12 @@ mod tests {
         let q = "他说：“好的。”然后走了；";
         let s: Vec<&str> = split_sentences(q).into_iter().map(|r| &q[r]).collect();
         assert_eq!(s, vec!["他说：“好的。”", "然后走了；"]);
+        let row = "Battery | 8 h; case 32 h. Charge: 1 h\nNext. Line";
+        let s: Vec<&str> = split_sentences(row).into_iter().map(|r| &row[r]).collect();
+        assert_eq!(
+            s,
+            vec!["Battery | 8 h; case 32 h. Charge: 1 h\n", "Next. ", "Line"]
+        );
     }
 
     #[test]

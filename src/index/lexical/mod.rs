@@ -24,7 +24,7 @@ pub use reader::LexicalReader;
 pub use topk::select_top_k;
 
 /// Bumped whenever the schema or what is indexed in it changes (forces a full rebuild).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The filterable attributes of a passage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
