@@ -11,6 +11,7 @@ pub mod answer;
 pub(crate) mod cancel;
 pub mod chunk;
 pub mod config;
+pub mod customer;
 pub mod domain;
 pub mod embed;
 pub mod engine;
@@ -26,7 +27,7 @@ pub mod models;
 pub mod rerank;
 pub mod retrieve;
 pub mod service;
-pub(crate) mod store;
+pub mod store;
 pub(crate) mod text;
 
 use std::sync::Arc;

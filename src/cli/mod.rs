@@ -2,10 +2,12 @@
 //! file per command. Only this module and `main.rs` know clap and anyhow.
 
 mod ask;
+mod customers;
 mod eval;
 mod index;
 mod learn;
 mod models;
+mod records;
 mod search;
 mod serve;
 
@@ -56,6 +58,17 @@ enum Command {
     /// Measure retrieval quality and speed on a BEIR-layout data set, or grade a customer-question
     /// exam.
     Eval(eval::Args),
+    /// The customer directory: import customers, show one.
+    Customers {
+        #[command(subcommand)]
+        action: customers::Action,
+    },
+    /// The records store's kill-test writer.
+    #[command(hide = true)]
+    Records {
+        #[command(subcommand)]
+        action: records::Action,
+    },
 }
 
 /// What a search or a question may read: filters and the caller's scope.
@@ -90,6 +103,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Answer { action } => learn::answer(&config, action),
         Command::Rerank { action } => learn::rerank(&config, action),
         Command::Eval(args) => eval::run(&config, args),
+        Command::Customers { action } => customers::run(&config, action),
+        Command::Records { action } => records::run(action),
     }
 }
 

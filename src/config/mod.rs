@@ -12,6 +12,7 @@ mod answer;
 mod corpus;
 mod http;
 mod index;
+mod records;
 mod rerank;
 mod search;
 mod vector;
@@ -20,6 +21,7 @@ pub use answer::{AnswerConfig, LlmConfig};
 pub use corpus::{CorpusConfig, RedactConfig};
 pub use http::{ApiKeyConfig, HttpConfig};
 pub use index::{AnalysisConfig, ChunkConfig, IndexConfig};
+pub use records::RecordsConfig;
 pub use rerank::{CrossEncoderConfig, RerankConfig};
 pub use search::{
     BoostProfiles, FieldBoosts, FusionConfig, FusionMethod, LexicalScale, SearchConfig,
@@ -45,6 +47,7 @@ pub struct Config {
     pub http: HttpConfig,
     pub rerank: RerankConfig,
     pub answer: AnswerConfig,
+    pub records: RecordsConfig,
     pub log: LogConfig,
 }
 
@@ -135,6 +138,7 @@ impl Config {
             &mut self.corpus.dir,
             &mut self.corpus.managed_dir,
             &mut self.index.dir,
+            &mut self.records.path,
             &mut self.analysis.user_dict,
             &mut self.models.cache_dir,
             &mut self.rerank.model,
@@ -156,6 +160,7 @@ impl Config {
         self.corpus.validate()?;
         self.http.validate()?;
         self.index.validate()?;
+        self.records.validate()?;
         self.chunk.validate()?;
         self.search.validate()?;
         self.answer.validate()?;

@@ -1,9 +1,17 @@
-//! The embedded store: the only module that knows sled. It holds the parsed documents and
-//! their passages (and, later, embeddings and conversations) under versioned tree names.
+//! The embedded stores: the only module that knows sled and redb. Two kinds, kept apart:
+//!
+//! - the cache, [`Store`] (sled): the parsed documents, their passages and embeddings under
+//!   versioned tree names — everything in it can be rebuilt from the corpus files;
+//! - the records, [`records`] (redb): sessions, turns, customers, events, feedback — which
+//!   cannot, and must survive kill -9.
+//!
+//! The rest of this file is the cache.
 //!
 //! Everything in it can be rebuilt from the corpus files. So when sled reports corruption on
 //! open (a known sled 0.34 failure after a kill), the store is moved aside and recreated, and
 //! the caller is told to rebuild; it never crashes kefu and never touches source files.
+
+pub mod records;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -30,7 +30,7 @@ use crate::store::{Opened, Store};
 
 use super::{IndexDir, VECTOR};
 
-pub use walk::MANAGED_PREFIX;
+pub use walk::{CUSTOMERS_DIR, MANAGED_PREFIX};
 
 /// Where an indexing run is: `phase` (`parsing` files, `embedding` passages), `done` of `total`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

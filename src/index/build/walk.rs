@@ -13,6 +13,10 @@ pub(super) struct SourceFile {
 /// The prefix of the sources of documents uploaded over HTTP (kept in `corpus.managed_dir`).
 pub const MANAGED_PREFIX: &str = "@managed/";
 
+/// The corpus folder's subfolder of customer records (`corpus/customers/`): loaded into the
+/// customer directory (`kefu customers import`), never indexed as documents.
+pub const CUSTOMERS_DIR: &str = "customers";
+
 /// Lists the files kefu reads (sorted) under the corpus folder and, when it exists, the folder
 /// of uploaded documents; counts the others.
 pub(super) fn walk_all(corpus: &Path, managed: &Path) -> Result<(Vec<SourceFile>, usize)> {
@@ -41,6 +45,9 @@ fn walk(corpus: &Path, prefix: &str) -> Result<(Vec<SourceFile>, usize)> {
                 continue;
             }
             let path = entry.path();
+            if prefix.is_empty() && dir == corpus && name == CUSTOMERS_DIR {
+                continue;
+            }
             let ft = std::fs::metadata(&path).map_err(|e| Error::io(&path, e))?;
             if ft.is_dir() {
                 stack.push(path);
@@ -63,4 +70,27 @@ fn walk(corpus: &Path, prefix: &str) -> Result<(Vec<SourceFile>, usize)> {
     }
     files.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok((files, ignored))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn customer_records_are_not_documents() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let corpus = dir.path();
+        for (rel, text) in [
+            ("customers/customers.jsonl", "{}"),
+            ("tickets/customers.jsonl", "{}"),
+            ("manuals/a.md", "# A"),
+        ] {
+            let p = corpus.join(rel);
+            std::fs::create_dir_all(p.parent().expect("a folder")).expect("mkdir");
+            std::fs::write(&p, text).expect("write");
+        }
+        let (files, _) = walk_all(corpus, &corpus.join("managed")).expect("walks");
+        let rels: Vec<&str> = files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, vec!["manuals/a.md", "tickets/customers.jsonl"]);
+    }
 }
