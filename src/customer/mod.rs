@@ -4,6 +4,7 @@
 //! loaded from JSON Lines files (`corpus/customers/`, `kefu customers import`; the format is
 //! in docs/corpus-formats.md).
 
+pub mod dates;
 pub mod directory;
 
 use chrono::NaiveDate;
