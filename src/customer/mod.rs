@@ -174,10 +174,6 @@ impl Customer {
                     p.ordered
                 )));
             }
-            if p.channel == SalesChannel::Online && p.delivered.is_none() {
-                // an order on its way: nothing starts until it arrives
-                tracing::debug!(order = %p.order, "an online order not yet delivered");
-            }
             if let Some(t) = p.tiancare.as_ref().filter(|t| t.bought < p.ordered) {
                 return Err(at(format!(
                     "TianCare+ bought {} before the product ({})",

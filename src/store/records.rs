@@ -7,7 +7,7 @@
 //! B-trees; a commit returns once it is on disk). [`SledRecords`] implements the same calls
 //! over sled with a flush after each batch; it exists so that the kill test
 //! (`kefu records hammer`, tests/it/records.rs) can measure both, which is how redb was chosen
-//! (ARCHITECTURE.md has the figures). [`MemoryRecords`] serves evaluation and unit tests.
+//! (ARCHITECTURE.md has the figures). [`MemoryRecords`] serves unit tests.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -296,7 +296,7 @@ impl Records for SledRecords {
     }
 }
 
-/// Records in memory (evaluation and tests): lost when the process ends.
+/// Records in memory (unit tests): lost when the process ends.
 #[derive(Default)]
 pub struct MemoryRecords {
     tables: Mutex<BTreeMap<(Table, String), Vec<u8>>>,
