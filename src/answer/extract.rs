@@ -77,6 +77,9 @@ pub struct Scored {
     pub ticket: bool,
     /// An item of a list (a step, a clause) in the source, or a later sentence of one.
     pub item: bool,
+    /// A step of a numbered procedure ("1. …", "2) …"), or a later sentence of one: an item of
+    /// a list whose order matters (a clause numbered "11.1" is not one).
+    pub step: bool,
     /// A row of a table.
     pub row: bool,
     /// The title of the section it stands in (the passage's last heading).
@@ -158,6 +161,7 @@ pub fn sentences(evidence: &[Evidence], opts: &ExtractOptions) -> Vec<Scored> {
             let same_line =
                 prev_end.is_some_and(|e| text.get(e..a).is_some_and(|g| !g.contains('\n')));
             let item = marked(text, a, b) || (same_line && in_item);
+            let step = item && numbered(text, a);
             (prev_end, in_item) = (Some(b), item);
             if asks(text, a, b) {
                 // a question (an FAQ's, a customer's) never answers one
@@ -168,6 +172,7 @@ pub fn sentences(evidence: &[Evidence], opts: &ExtractOptions) -> Vec<Scored> {
                 range: (a, b),
                 text: s.to_string(),
                 item,
+                step,
                 row: s.contains(" | "),
                 section: section.clone(),
                 intro: None,
@@ -228,6 +233,23 @@ fn marked(text: &str, a: usize, b: usize) -> bool {
         return render::strip_marker(s) != s.trim_start();
     }
     render::strip_marker(&format!("{before} x")) == "x"
+}
+
+/// Whether the line holding byte `a` of `text` starts with the number of a step ("1. ", "2)",
+/// "3、", "（4）"), not a clause's ("11.1 ") nor a figure ("5,000 mAh", "12 秒").
+fn numbered(text: &str, a: usize) -> bool {
+    let start = text
+        .get(..a)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let line = text.get(start..).unwrap_or("").trim_start();
+    let line = line
+        .strip_prefix('(')
+        .or_else(|| line.strip_prefix('（'))
+        .unwrap_or(line);
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = &line[digits..];
+    (1..=2).contains(&digits) && [". ", ")", "）", "、"].iter().any(|m| rest.starts_with(m))
 }
 
 /// Scores sentences with `model`: `cosines` (to the question, one per sentence; empty without
@@ -300,10 +322,14 @@ pub fn select(
     };
     // a question about what to do, or about a code, is answered by the steps around the lead in
     // its passage (its list from the first step, or the list its lead introduces; a code's
-    // remedy after the sentence that names it) before any other passage is heard
+    // remedy after the sentence that names it) before any other passage is heard; and a step
+    // of a procedure leading the answer to a question of no known kind is given with its
+    // procedure from the first step ("release both keys" means nothing without "hold both
+    // keys"; a question asking for a code, a figure or a yes or no is answered by its own lead)
     let follows = match asked.kind {
         Kind::Code => asked.fit(&lead.shown, None) > 0.0,
         Kind::Steps => true,
+        Kind::Other => lead.step,
         _ => false,
     };
     let from_first = follows && pick.steps(&order, asked);
@@ -392,7 +418,7 @@ impl<'a> Picking<'a, '_> {
         own.sort_by_key(|s| s.range.0);
         let at = own.iter().position(|s| s.range == lead.range).unwrap_or(0);
         let mut first = at;
-        if asked.kind == Kind::Steps && lead.item {
+        if (asked.kind == Kind::Steps && lead.item) || (asked.kind == Kind::Other && lead.step) {
             while first > 0 && own[first - 1].item && at - (first - 1) < self.opts.max_sentences {
                 first -= 1;
             }
@@ -544,6 +570,7 @@ mod tests {
             shown: text.into(),
             ticket: false,
             item: false,
+            step: false,
             row: false,
             section: String::new(),
             intro: None,
@@ -672,6 +699,46 @@ mod tests {
         );
         let ranges: Vec<usize> = picked.iter().map(|p| p.range.0).collect();
         assert_eq!(ranges, vec![0, 40, 80, 120]);
+    }
+
+    #[test]
+    fn a_step_leads_with_its_procedure_but_a_clause_does_not() {
+        let cands = |step: bool| {
+            let mut c = vec![
+                s(0, 0, "Hold the power and volume-down keys.", 0.5),
+                s(0, 40, "Keep holding for about 12 seconds.", 0.4),
+                s(0, 80, "Release both keys and wait.", 0.9),
+            ];
+            for x in &mut c {
+                x.item = true;
+                x.step = step;
+            }
+            c
+        };
+        let asked = Asked::of("my phone died after two months, what is going on");
+        assert_ne!(asked.kind, Kind::Steps);
+        let ranges = |c: &[Scored]| -> Vec<usize> {
+            select(c, None, &asked, &ExtractOptions::default())
+                .iter()
+                .map(|p| p.range.0)
+                .collect()
+        };
+        assert_eq!(ranges(&cands(true)), vec![0, 40, 80]);
+        // items of an unordered list or clauses: the lead alone comes first
+        assert_eq!(ranges(&cands(false))[0], 80);
+    }
+
+    #[test]
+    fn a_step_is_known_by_its_number_and_a_clause_or_figure_is_not() {
+        let text = "1. Hold the keys.\n2) Wait.\n（3）等待。\n11.1 Refunds are paid.\n5,000 mAh battery.\n12 秒后松开。\n- a bullet";
+        let at = |needle: &str| text.find(needle).expect("in text");
+        assert!(numbered(text, at("Hold")));
+        assert!(numbered(text, at("Wait")));
+        assert!(numbered(text, at("等待")));
+        assert!(!numbered(text, at("Refunds")));
+        assert!(!numbered(text, at("mAh")));
+        assert!(!numbered(text, at("秒后")));
+        assert!(!numbered(text, at("a bullet")));
     }
 
     #[test]
