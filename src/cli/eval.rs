@@ -27,9 +27,22 @@ pub enum ModeArg {
     Answer,
 }
 
+/// What `kefu eval --task` measures (on `--file`).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TaskArg {
+    /// Decisions (covered, returnable, …) on a table of cases.
+    Decisions,
+}
+
 #[derive(clap::Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).args(["dataset", "exam"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["dataset", "exam", "task"])))]
 pub struct Args {
+    /// A task measured on one file: `decisions` (a table of decision cases).
+    #[arg(long, value_enum, requires = "file", conflicts_with_all = ["mode", "negatives", "dump_vectors", "llm"])]
+    task: Option<TaskArg>,
+    /// The file --task reads (JSON Lines).
+    #[arg(long, value_name = "FILE", requires = "task")]
+    file: Option<PathBuf>,
     /// Folder with corpus.jsonl, queries.jsonl and qrels.tsv.
     #[arg(long, value_name = "DIR")]
     dataset: Option<PathBuf>,
@@ -57,6 +70,11 @@ pub struct Args {
 }
 
 pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
+    if let (Some(task), Some(file)) = (args.task, args.file.as_deref()) {
+        return match task {
+            TaskArg::Decisions => decisions(config, file, args.json),
+        };
+    }
     let Some(dataset) = args.dataset.clone() else {
         return exam(config, &args);
     };
@@ -229,6 +247,30 @@ fn exam(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     println!(
         "p50 {:.1} ms, p99 {:.1} ms; conflicting_sources fired {} times ({} composer)",
         report.p50_ms, report.p99_ms, report.all.conflicting_sources, report.composer
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--task decisions`.
+fn decisions(config: &Config, file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
+    let r = eval::decisions::grade(file, &config.corpus.dir)?;
+    if json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for m in &r.failures {
+        println!("{:<8} wrong {}", m.id, m.fields.join(", "));
+        println!("         expected {}", m.expected);
+        println!("         got      {}", m.got);
+    }
+    println!(
+        "{} cases: all fields {:.3}, decision {:.3}, reason {:.3}, dates {:.3}, cost {:.3}",
+        r.rows,
+        r.accuracy,
+        r.decision_accuracy,
+        r.reason_accuracy,
+        r.dates_accuracy,
+        r.cost_accuracy
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -4,8 +4,11 @@
 //! loaded from JSON Lines files (`corpus/customers/`, `kefu customers import`; the format is
 //! in docs/corpus-formats.md).
 
+pub mod ask;
 pub mod dates;
+pub mod decide;
 pub mod directory;
+pub mod terms;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};

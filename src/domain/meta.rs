@@ -84,6 +84,12 @@ pub struct WarrantyTerm {
     /// Months for named parts (`battery: 12`).
     #[serde(default)]
     pub parts: BTreeMap<String, u32>,
+    /// The clause that states the whole-device period (`"4.1"`), for citing a decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clause: Option<String>,
+    /// The clause that states each part's period.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub part_clauses: BTreeMap<String, String>,
 }
 
 /// What is known about a document besides its text.

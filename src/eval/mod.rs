@@ -6,6 +6,7 @@
 //! skipped (a question is not its own paraphrase).
 
 mod answers;
+pub mod decisions;
 pub mod exam;
 mod prepare;
 mod retrieval;

@@ -1,0 +1,419 @@
+//! What a customer asks for, as a decision needs it: the intent (repair, return, exchange,
+//! buying TianCare+), the damage type and the part, read from the customer's words in Chinese
+//! or English. Cue lists, longest cue first; a question that names no damage type leaves it
+//! unspecified, and the decision asks one clarifying question instead of guessing.
+
+use serde::{Deserialize, Serialize};
+
+/// What the customer wants done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    Repair,
+    Return,
+    Exchange,
+    TiancarePurchase,
+}
+
+/// How the product came to be faulty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Damage {
+    Defect,
+    Accidental,
+    Liquid,
+    TheftLoss,
+    Cosmetic,
+    UnauthorisedRepair,
+    NonTianlanCharger,
+    Unspecified,
+}
+
+/// The customer's request, as the decision reads it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ask {
+    pub intent: Intent,
+    #[serde(default)]
+    pub damage: Option<Damage>,
+    #[serde(default)]
+    pub part: Option<String>,
+    /// Earbuds: whether the sealed packaging was opened.
+    #[serde(default)]
+    pub opened: Option<bool>,
+    #[serde(default)]
+    pub customised: Option<bool>,
+    /// The fault in the customer's words.
+    #[serde(default)]
+    pub fault: Option<String>,
+}
+
+/// Parts and the words that name them. A cue is matched case-insensitively; English cues
+/// match at word starts. Longer cues win over shorter ones (`charging case` over `case`).
+const PARTS: &[(&str, &[&str])] = &[
+    (
+        "screen",
+        &[
+            "screen", "display", "touch", "屏幕", "屏", "触摸", "触屏", "显示",
+        ],
+    ),
+    (
+        "back_glass",
+        &[
+            "back glass",
+            "rear glass",
+            "back cover",
+            "后盖",
+            "背板",
+            "后玻璃",
+        ],
+    ),
+    ("battery", &["battery", "电池", "续航", "耗电"]),
+    (
+        "charger",
+        &["charger", "power adapter", "充电器", "充电头", "适配器"],
+    ),
+    ("cable", &["cable", "数据线", "充电线"]),
+    (
+        "charging_port",
+        &[
+            "charging port",
+            "charge port",
+            "usb port",
+            "充电口",
+            "充电接口",
+            "接口松",
+        ],
+    ),
+    ("camera", &["camera", "摄像头", "相机", "镜头"]),
+    ("speaker", &["speaker", "扬声器", "喇叭", "外放"]),
+    ("microphone", &["microphone", "mic ", "麦克风", "话筒"]),
+    (
+        "motherboard",
+        &[
+            "motherboard",
+            "restart",
+            "reboot",
+            "power on",
+            "turn on",
+            "boot",
+            "主板",
+            "重启",
+            "开不了机",
+            "不开机",
+            "开机",
+            "死机",
+        ],
+    ),
+    ("keyboard", &["keyboard", "keys", "key ", "键盘", "按键"]),
+    ("touchpad", &["touchpad", "trackpad", "触控板"]),
+    ("fan", &["fan ", "fan,", "fans", "风扇"]),
+    ("remote", &["remote", "遥控器"]),
+    ("panel", &["panel", "面板"]),
+    ("earbud", &["earbud", "左耳", "右耳", "耳机"]),
+    (
+        "charging_case",
+        &["charging case", "case won", "充电盒", "充电仓", "耳机盒"],
+    ),
+    (
+        "inverter_motor",
+        &["inverter motor", "motor", "电机", "马达", "e60"],
+    ),
+    ("compressor", &["compressor", "压缩机"]),
+    ("frame", &["frame", "中框", "边框", "机身弯"]),
+    ("drain_pump", &["drain pump", "排水泵"]),
+];
+
+/// Damage types and their cues.
+const DAMAGE: &[(Damage, &[&str])] = &[
+    (
+        Damage::Liquid,
+        &[
+            "water",
+            "liquid",
+            "spilled",
+            "spill",
+            "wet",
+            "rain",
+            "toilet",
+            "pool",
+            "coffee",
+            "进水",
+            "泡水",
+            "掉水里",
+            "落水",
+            "进液",
+            "淋雨",
+            "洒了",
+            "泼",
+            "水里",
+            "受潮",
+        ],
+    ),
+    (
+        Damage::TheftLoss,
+        &[
+            "lost",
+            "stolen",
+            "theft",
+            "missing",
+            "丢了",
+            "丢失",
+            "被偷",
+            "被盗",
+            "弄丢",
+            "找不到了",
+        ],
+    ),
+    (
+        Damage::Accidental,
+        &[
+            "dropped",
+            "drop",
+            "fell",
+            "cracked",
+            "crack",
+            "smashed",
+            "shattered",
+            "broke it",
+            "sat on",
+            "stepped on",
+            "crushed",
+            "bent",
+            "impact",
+            "hit ",
+            "摔",
+            "碎",
+            "裂",
+            "掉地上",
+            "掉在地上",
+            "砸",
+            "撞",
+            "压坏",
+            "压弯",
+            "踩",
+            "磕坏",
+            "坐坏",
+        ],
+    ),
+    (
+        Damage::UnauthorisedRepair,
+        &[
+            "third-party repair",
+            "repair shop",
+            "opened it myself",
+            "rooted",
+            "root ",
+            "flashed",
+            "自己拆",
+            "拆过",
+            "第三方维修",
+            "路边店",
+            "刷机",
+            "root过",
+        ],
+    ),
+    (
+        Damage::NonTianlanCharger,
+        &[
+            "third-party charger",
+            "non-tianlan charger",
+            "another charger",
+            "cheap charger",
+            "非原装充电器",
+            "第三方充电器",
+            "别的充电器",
+            "杂牌充电器",
+        ],
+    ),
+    (
+        Damage::Cosmetic,
+        &[
+            "scratch",
+            "scuff",
+            "dent",
+            "worn coating",
+            "划痕",
+            "刮花",
+            "掉漆",
+            "磨损",
+            "凹痕",
+        ],
+    ),
+    (
+        Damage::Defect,
+        &[
+            "by itself",
+            "stopped working",
+            "doesn't work",
+            "does not work",
+            "not working",
+            "won't",
+            "will not",
+            "does not",
+            "doesn't",
+            "fails",
+            "faulty",
+            "defect",
+            "no sound",
+            "not charging",
+            "restarts",
+            "flicker",
+            "line on",
+            "hiss",
+            "rattle",
+            "自己",
+            "不工作",
+            "失灵",
+            "故障",
+            "不能用",
+            "没反应",
+            "没声音",
+            "充不进",
+            "闪屏",
+            "自动",
+            "报错",
+            "有杂音",
+            "不亮",
+            "不转",
+            "不制冷",
+            "不排水",
+        ],
+    ),
+];
+
+fn matches_cue(text: &str, cue: &str) -> bool {
+    if cue.is_ascii() {
+        // English: at a word start
+        let mut from = 0;
+        while let Some(i) = text[from..].find(cue) {
+            let at = from + i;
+            let before = text[..at].chars().next_back();
+            if before.is_none_or(|c| !c.is_ascii_alphanumeric()) {
+                return true;
+            }
+            from = at + cue.len().max(1);
+            if from >= text.len() {
+                break;
+            }
+        }
+        false
+    } else {
+        text.contains(cue)
+    }
+}
+
+/// The part a fault description names, if any: the longest matching cue wins. A TV's screen
+/// is its panel.
+pub fn detect_part(text: &str, category: Option<&str>) -> Option<String> {
+    let lower = format!("{} ", text.to_lowercase());
+    let mut best: Option<(&str, usize)> = None;
+    for (part, cues) in PARTS {
+        for cue in *cues {
+            if matches_cue(&lower, cue) && best.is_none_or(|(_, n)| cue.chars().count() > n) {
+                best = Some((part, cue.chars().count()));
+            }
+        }
+    }
+    let part = best?.0;
+    Some(match (part, category) {
+        ("screen", Some("tv")) => "panel".to_string(),
+        ("panel", Some(c)) if c != "tv" => "screen".to_string(),
+        (p, _) => p.to_string(),
+    })
+}
+
+/// The damage type a message names; `None` when it names none. Liquid and loss are checked
+/// before impact ("dropped it in water" is liquid damage); a defect word only counts when no
+/// damage word is present.
+pub fn detect_damage(text: &str) -> Option<Damage> {
+    let lower = format!("{} ", text.to_lowercase());
+    for (damage, cues) in DAMAGE {
+        if cues.iter().any(|c| matches_cue(&lower, c)) {
+            return Some(*damage);
+        }
+    }
+    None
+}
+
+impl Ask {
+    /// The part asked about: the one named, or else the one the fault's words name.
+    pub fn part_for(&self, category: &str) -> Option<String> {
+        match &self.part {
+            Some(p) => Some(p.clone()),
+            None => self
+                .fault
+                .as_deref()
+                .and_then(|f| detect_part(f, Some(category))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_from_faults_in_both_languages() {
+        let cases = [
+            (
+                "left earbud noise cancelling hisses",
+                Some("earbuds"),
+                Some("earbud"),
+            ),
+            (
+                "E and R keys do not register",
+                Some("laptop"),
+                Some("keyboard"),
+            ),
+            (
+                "phone restarts by itself",
+                Some("phone"),
+                Some("motherboard"),
+            ),
+            (
+                "green vertical line on the screen",
+                Some("phone"),
+                Some("screen"),
+            ),
+            (
+                "green vertical line on the screen",
+                Some("tv"),
+                Some("panel"),
+            ),
+            (
+                "charging port fails a third time",
+                Some("phone"),
+                Some("charging_port"),
+            ),
+            (
+                "the charging case will not charge",
+                Some("earbuds"),
+                Some("charging_case"),
+            ),
+            ("我的手机屏幕碎了", Some("phone"), Some("screen")),
+            ("电池不耐用", Some("phone"), Some("battery")),
+            ("遥控器没反应", Some("tv"), Some("remote")),
+            ("它很好", Some("phone"), None),
+        ];
+        for (text, cat, want) in cases {
+            assert_eq!(detect_part(text, cat).as_deref(), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn damage_types_from_words() {
+        let cases = [
+            ("我刚买的手机屏幕碎了怎么办", Some(Damage::Accidental)),
+            ("dropped it in the pool", Some(Damage::Liquid)),
+            ("手机掉水里了", Some(Damage::Liquid)),
+            ("lost the left earbud", Some(Damage::TheftLoss)),
+            ("phone restarts by itself", Some(Damage::Defect)),
+            ("屏幕有划痕", Some(Damage::Cosmetic)),
+            ("手机屏幕坏了", None),
+            ("the screen", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(detect_damage(text), want, "{text}");
+        }
+    }
+}
