@@ -11,6 +11,7 @@ pub mod answer;
 pub(crate) mod cancel;
 pub mod chunk;
 pub mod config;
+pub mod converse;
 pub mod customer;
 pub mod domain;
 pub mod embed;

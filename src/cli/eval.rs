@@ -32,12 +32,15 @@ pub enum ModeArg {
 pub enum TaskArg {
     /// Decisions (covered, returnable, …) on a table of cases.
     Decisions,
+    /// Follow-up rewriting on a public rewriting set, beside two baselines.
+    Rewrite,
 }
 
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["dataset", "exam", "task"])))]
 pub struct Args {
-    /// A task measured on one file: `decisions` (a table of decision cases).
+    /// A task measured on one file: `decisions` (a table of decision cases) or `rewrite` (a
+    /// follow-up rewriting set: context, question, rewrite).
     #[arg(long, value_enum, requires = "file", conflicts_with_all = ["mode", "negatives", "dump_vectors", "llm"])]
     task: Option<TaskArg>,
     /// The file --task reads (JSON Lines).
@@ -73,6 +76,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     if let (Some(task), Some(file)) = (args.task, args.file.as_deref()) {
         return match task {
             TaskArg::Decisions => decisions(config, file, args.json),
+            TaskArg::Rewrite => rewrite(file, args.json),
         };
     }
     let Some(dataset) = args.dataset.clone() else {
@@ -272,5 +276,34 @@ fn decisions(config: &Config, file: &std::path::Path, json: bool) -> anyhow::Res
         r.dates_accuracy,
         r.cost_accuracy
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--task rewrite`.
+fn rewrite(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
+    let r = eval::rewrite::grade(file)?;
+    if json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} rows ({} need no rewrite)\n{:<18} {:>6} {:>7} {:>7} {:>7} {:>6} {:>8}",
+        r.rows, r.unchanged_rows, "system", "EM", "rest_P", "rest_R", "rest_F1", "BLEU", "false_rw"
+    );
+    let row = |name: &str, f: &eval::rewrite::Figures| {
+        println!(
+            "{:<18} {:>6.3} {:>7.3} {:>7.3} {:>7.3} {:>6.3} {:>8.3}",
+            name,
+            f.exact_match,
+            f.restoration_p,
+            f.restoration_r,
+            f.restoration_f1,
+            f.bleu,
+            f.false_rewrite_rate
+        );
+    };
+    row("kefu", &r.kefu);
+    row("no_rewrite", &r.baselines.no_rewrite);
+    row("prepend_previous", &r.baselines.prepend_previous);
     Ok(ExitCode::SUCCESS)
 }

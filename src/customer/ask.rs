@@ -305,21 +305,52 @@ fn matches_cue(text: &str, cue: &str) -> bool {
 /// The part a fault description names, if any: the longest matching cue wins. A TV's screen
 /// is its panel.
 pub fn detect_part(text: &str, category: Option<&str>) -> Option<String> {
-    let lower = format!("{} ", text.to_lowercase());
-    let mut best: Option<(&str, usize)> = None;
+    detect_part_span(text, category).map(|(p, _, _)| p)
+}
+
+/// [`detect_part`], with the byte range of the words that name the part.
+pub fn detect_part_span(text: &str, category: Option<&str>) -> Option<(String, usize, usize)> {
+    let lower = text.to_lowercase();
+    // lower-casing outside ASCII can change byte lengths; then ranges come from the text as is
+    let hay = if lower.len() == text.len() { lower } else { text.to_string() };
+    let padded = format!("{hay} ");
+    let mut best: Option<(&str, &str)> = None;
     for (part, cues) in PARTS {
         for cue in *cues {
-            if matches_cue(&lower, cue) && best.is_none_or(|(_, n)| cue.chars().count() > n) {
-                best = Some((part, cue.chars().count()));
+            if matches_cue(&padded, cue)
+                && best.is_none_or(|(_, c)| cue.chars().count() > c.chars().count())
+            {
+                best = Some((part, cue));
             }
         }
     }
-    let part = best?.0;
-    Some(match (part, category) {
-        ("screen", Some("tv")) => "panel".to_string(),
-        ("panel", Some(c)) if c != "tv" => "screen".to_string(),
-        (p, _) => p.to_string(),
-    })
+    let (part, cue) = best?;
+    let cue_trim = cue.trim_end();
+    let start = find_cue(&hay, cue_trim)?;
+    let end = start + cue_trim.len();
+    let part = match (part, category) {
+        ("screen", Some("tv")) => "panel",
+        ("panel", Some(c)) if c != "tv" => "screen",
+        (p, _) => p,
+    };
+    Some((part.to_string(), start, end))
+}
+
+/// Where a cue starts in a text (at a word start for an English cue).
+fn find_cue(hay: &str, cue: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = hay[from..].find(cue) {
+        let at = from + i;
+        let before = hay[..at].chars().next_back();
+        if !cue.is_ascii() || before.is_none_or(|c| !c.is_ascii_alphanumeric()) {
+            return Some(at);
+        }
+        from = at + cue.len().max(1);
+        if from >= hay.len() {
+            break;
+        }
+    }
+    None
 }
 
 /// The damage type a message names; `None` when it names none. Liquid and loss are checked
@@ -333,6 +364,23 @@ pub fn detect_damage(text: &str) -> Option<Damage> {
         }
     }
     None
+}
+
+/// Which of a pair a text names (an earbud, a speaker): `Some('l')` for the left one,
+/// `Some('r')` for the right, `None` when it names neither or both.
+pub fn side_of(text: &str) -> Option<char> {
+    let lower = format!("{} ", text.to_lowercase());
+    let left = ["left", "左耳", "左边", "左侧", "左"]
+        .iter()
+        .any(|c| matches_cue(&lower, c));
+    let right = ["right", "右耳", "右边", "右侧", "右"]
+        .iter()
+        .any(|c| matches_cue(&lower, c));
+    match (left, right) {
+        (true, false) => Some('l'),
+        (false, true) => Some('r'),
+        _ => None,
+    }
 }
 
 impl Ask {
@@ -398,6 +446,14 @@ mod tests {
         for (text, cat, want) in cases {
             assert_eq!(detect_part(text, cat).as_deref(), want, "{text}");
         }
+    }
+
+    #[test]
+    fn sides_of_a_pair() {
+        assert_eq!(side_of("左耳没声音了"), Some('l'));
+        assert_eq!(side_of("right earbud crushed"), Some('r'));
+        assert_eq!(side_of("both earbuds are silent"), None);
+        assert_eq!(side_of("bright screen"), None);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::ask::{Ask, Damage, Intent};
+use super::ask::{side_of, Ask, Damage, Intent};
 use super::dates::{days_end, days_left, months_end};
 use super::terms::{currency_of, ClauseRef, Terms};
 use super::{Purchase, RepairKind, SalesChannel, Tier};
@@ -180,6 +180,7 @@ fn cover_period(
     p: &Purchase,
     start: NaiveDate,
     part: Option<&str>,
+    fault: Option<&str>,
 ) -> Result<Period, Undecidable> {
     let cat = terms.categories.get(&p.category).ok_or_else(|| {
         Undecidable(format!(
@@ -293,10 +294,16 @@ fn cover_period(
     };
     // A repaired part: 90 days from the repair, or the rest of its term, whichever is longer.
     if let (Some(pt), Some(w)) = (part, terms.warranty.as_ref()) {
+        // one of a pair (the left earbud) is not the other one repaired
+        let side = fault.and_then(side_of);
         let latest = p
             .repairs
             .iter()
             .filter(|r| r.part == pt)
+            .filter(|r| match (side, side_of(&r.fault)) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            })
             .filter_map(|r| days_end(r.date, w.repaired_part_days).map(|e| (r.date, e)))
             .max_by_key(|(_, e)| *e);
         if let Some((repaired, rp_end)) = latest {
@@ -358,7 +365,7 @@ fn repair(
     };
     b.clauses.extend(start_clause);
     let part = b.part.clone();
-    let per = cover_period(terms, p, start, part.as_deref())?;
+    let per = cover_period(terms, p, start, part.as_deref(), ask.fault.as_deref())?;
     let device_segment = per.covered_reason.is_empty()
         || (per.covered_reason == "part_term"
             && per.expires > per.whole_end
@@ -789,7 +796,7 @@ fn exchange(
         ));
     }
     b.clauses.extend(start_clause);
-    let per = cover_period(terms, p, start, None)?;
+    let per = cover_period(terms, p, start, None, None)?;
     let window = Some((per.starts, per.expires));
     b.clauses.push(r.repeat_clause.clone());
     if facts.as_of > per.expires {

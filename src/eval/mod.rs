@@ -10,6 +10,7 @@ pub mod decisions;
 pub mod exam;
 mod prepare;
 mod retrieval;
+pub mod rewrite;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;

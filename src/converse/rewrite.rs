@@ -1,0 +1,850 @@
+//! Follow-up resolution: a question that leans on earlier turns (「那电池呢」, "and the
+//! charger?", 「它防水吗」, "does it fit my phone") is rewritten into one that stands alone,
+//! and a question that already stands alone is left as it is.
+//!
+//! In order, first rule that applies:
+//! 1. **A product of its own.** A question that names a catalogue model is not about the
+//!    earlier one; only an elliptic one ("and the 65 inch one?") borrows the earlier question's
+//!    ask.
+//! 2. **Ellipsis** (「那X呢」, 「X呢」, "and X?", "what about X?"): the earlier question with X in
+//!    the place of the thing of X's kind it named (a part for a part, a model for a model), or X
+//!    added beside its product.
+//! 3. **Pronouns** (它, 这个, 这款, "it", "this one", "the other one"): the referent in their
+//!    place: the product carried from earlier turns, else the open-domain referent.
+//! 4. **The customer's product** ("my phone", 「我的手机」): their purchase of that kind.
+//! 5. **Carrying the product**: a question about a part, a price or the cover of an unnamed
+//!    device gets the product of the earlier turns.
+//! 6. **Open domain** (chit-chat, encyclopaedic dialogues; when there is no catalogue): the
+//!    referent is the longest phrase the earlier user and reply turns share (Chinese), or the
+//!    dialogue's topic (English), put in place of a pronoun or, in Chinese, before the
+//!    predicate of a subjectless reply.
+//!
+//! Phrase lists are constants here, written for this domain; the trims and the phrases that
+//! are never referents (「知道」, 「喜欢」) were counted on rewrite-zh `train.jsonl`.
+
+use crate::customer::ask::{detect_part, detect_part_span};
+use crate::text::Lang;
+
+/// The catalogue as the rewriter needs it.
+pub trait Names {
+    /// The catalogue models a text names, as the catalogue writes them (`X9 Pro`).
+    fn models(&self, text: &str) -> Vec<String>;
+    /// The category of a model (`phone`).
+    fn category(&self, model: &str) -> Option<String>;
+}
+
+/// No catalogue: open-domain dialogues.
+pub struct NoNames;
+
+impl Names for NoNames {
+    fn models(&self, _text: &str) -> Vec<String> {
+        Vec::new()
+    }
+    fn category(&self, _model: &str) -> Option<String> {
+        None
+    }
+}
+
+/// What the rewriter knows of the conversation so far.
+#[derive(Debug, Clone, Default)]
+pub struct Dialogue<'a> {
+    /// The earlier turns, oldest first, alternating user and reply, starting with a user turn.
+    pub turns: &'a [String],
+    /// The previous user question as it was resolved (what was searched).
+    pub previous: Option<&'a str>,
+    /// The product the conversation is about so far.
+    pub product: Option<&'a str>,
+    /// The customer's purchases: (model, category).
+    pub customer_products: &'a [(String, String)],
+    /// The dialogue's topic, if it has one (an article's title).
+    pub topic: Option<&'a str>,
+    /// No catalogue: use the open-domain rules.
+    pub open_domain: bool,
+}
+
+/// Which rule rewrote the question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum How {
+    Unchanged,
+    Ellipsis,
+    Pronoun,
+    CustomerProduct,
+    CarryProduct,
+    OpenDomain,
+}
+
+/// A resolved question.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Resolved {
+    pub text: String,
+    pub how: How,
+    /// The product the question is about after resolution, carried on to the next turn.
+    pub product: Option<String>,
+}
+
+const ZH_PRONOUNS: &[&str] = &[
+    "这款", "那款", "这个", "那个", "这台", "那台", "它们", "他们", "她们", "这里", "那里", "这儿",
+    "那儿", "这些", "那些", "它", "他", "她",
+];
+const ZH_INTERJECTIONS: &[&str] = &[
+    "哈哈哈",
+    "哈哈",
+    "呵呵",
+    "嗯嗯",
+    "对啊",
+    "是啊",
+    "好吧",
+    "好的",
+    "嗯",
+    "哦",
+    "啊",
+    "对",
+    "好",
+];
+/// Characters trimmed from the left and right of a shared phrase before it is a referent.
+const ZH_TRIM_LEFT: &str =
+    "你去喝想是有看知觉认我他她它这那的了吗呢吧啊呀哦嘛哈也都很在和就还要会能说个来到一没玩吃听";
+const ZH_TRIM_RIGHT: &str =
+    "不了吗啊好我是样谁的呢吧呀哦嘛哈也都很在和就还要会能想说个去来到一看没么";
+/// Phrases turns share that are not what a follow-up leaves out.
+const ZH_NOT_REFERENTS: &[&str] = &[
+    "怎么样",
+    "怎么办",
+    "为什么",
+    "听说过",
+    "不知道",
+    "知道",
+    "认识",
+    "喜欢",
+    "看过",
+    "怎么",
+    "好看",
+    "好吃",
+    "好玩",
+    "漂亮",
+    "去过",
+    "推荐",
+    "是谁",
+    "没有",
+    "介绍",
+    "吃过",
+    "玩过",
+    "不是",
+    "可爱",
+    "看了",
+    "听过",
+    "好喝",
+    "一个",
+    "给我",
+    "意思",
+    "了解",
+    "真的",
+    "觉得",
+    "最近",
+    "什么",
+    "可以",
+    "现在",
+    "今天",
+    "明天",
+    "时候",
+    "哪里",
+    "这么",
+    "那么",
+    "还是",
+    "就是",
+    "一下",
+    "一起",
+    "我们",
+    "你们",
+    "他们",
+    "自己",
+    "东西",
+    "事情",
+    "问题",
+];
+
+const EN_PRONOUNS: &[(&str, bool)] = &[
+    // (pronoun, possessive)
+    ("he", false),
+    ("she", false),
+    ("him", false),
+    ("they", false),
+    ("them", false),
+    ("his", true),
+    ("her", true),
+    ("their", true),
+];
+const EN_THING_PRONOUNS: &[(&str, bool)] = &[
+    ("the other one", false),
+    ("this one", false),
+    ("that one", false),
+    ("it", false),
+    ("its", true),
+    ("this", false),
+    ("that", false),
+];
+
+/// Resolves `question` in `dialogue`.
+pub fn resolve(question: &str, lang: Lang, dialogue: &Dialogue<'_>, names: &dyn Names) -> Resolved {
+    let q = question.trim();
+    let unchanged = |product: Option<String>| Resolved {
+        text: q.to_string(),
+        how: How::Unchanged,
+        product,
+    };
+    let named = names.models(q);
+    let carried = dialogue.product.map(str::to_string);
+    // 1–2: ellipsis borrows the earlier ask, whatever the thing it swaps in
+    if let (Some(prev), Some(x)) = (dialogue.previous, elliptic(q, lang)) {
+        if let Some(text) = substitute(prev, &x, lang, names, dialogue.product) {
+            let product = named.first().cloned().or(carried);
+            return Resolved {
+                text,
+                how: How::Ellipsis,
+                product,
+            };
+        }
+    }
+    if !named.is_empty() {
+        return unchanged(named.first().cloned());
+    }
+    // 3: pronouns stand for the carried product
+    if let Some(product) = dialogue.product {
+        if let Some(text) = replace_thing_pronoun(q, lang, product) {
+            return Resolved {
+                text,
+                how: How::Pronoun,
+                product: carried,
+            };
+        }
+    }
+    // 4: "my phone"
+    if let Some((text, model)) = customer_product(q, lang, dialogue.customer_products) {
+        return Resolved {
+            text,
+            how: How::CustomerProduct,
+            product: Some(model),
+        };
+    }
+    // 5: a part, a price or the cover of the device talked about
+    if let Some(product) = dialogue.product {
+        if about_a_device(q, lang) {
+            let text = match lang {
+                Lang::Zh => format!("{product} {q}"),
+                _ => format!("{q} ({product})"),
+            };
+            return Resolved {
+                text,
+                how: How::CarryProduct,
+                product: carried,
+            };
+        }
+    }
+    // 6: open domain
+    if dialogue.open_domain {
+        let text = match lang {
+            Lang::Zh => open_zh(q, dialogue.turns),
+            _ => dialogue.topic.and_then(|t| replace_person_pronoun(q, t)),
+        };
+        if let Some(text) = text {
+            return Resolved {
+                text,
+                how: How::OpenDomain,
+                product: None,
+            };
+        }
+    }
+    unchanged(carried)
+}
+
+/// The thing an elliptic follow-up asks about instead: X in 「那X呢」, 「X呢」, 「X也是吗」,
+/// "and X?", "what about X?", "how about X?".
+fn elliptic(q: &str, lang: Lang) -> Option<String> {
+    let t = q.trim_end_matches(['?', '？', '!', '！', '。', '.', ' ', '~']);
+    match lang {
+        Lang::Zh => {
+            let t = t.trim();
+            let t = t
+                .strip_prefix("那么")
+                .or_else(|| t.strip_prefix("那"))
+                .unwrap_or(t);
+            // 「X呢」 possibly followed by a short tail (「也是一样」「一样吗」)
+            let (head, _) = t.split_once('呢')?;
+            let head = head
+                .trim()
+                .trim_start_matches(['，', ',', ' '])
+                .trim_end_matches(['，', ',', ' ']);
+            let n = head.chars().count();
+            // a thing, not a question of its own (「为什么开不了机呢」)
+            const ASKING: &[&str] = &[
+                "什么",
+                "怎么",
+                "为什么",
+                "多少",
+                "哪",
+                "几",
+                "能",
+                "可以",
+                "会",
+                "是不是",
+                "要",
+                "有没有",
+                "不",
+                "吗",
+                "我",
+                "你",
+            ];
+            ((1..=12).contains(&n) && !ASKING.iter().any(|a| head.contains(a)))
+                .then(|| head.to_string())
+        }
+        _ => {
+            let lower = t.to_lowercase();
+            let rest = [
+                "and what about ",
+                "what about ",
+                "how about ",
+                "and ",
+                "what of ",
+            ]
+            .iter()
+            .find_map(|p| lower.strip_prefix(p).map(|r| r.to_string()))?;
+            let rest = rest
+                .split([',', ';'])
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            let words = rest.split_whitespace().count();
+            let verbish = [
+                "is ", "does ", "do ", "can ", "will ", "how ", "what ", "why ",
+            ];
+            ((1..=6).contains(&words) && !verbish.iter().any(|v| rest.starts_with(v)))
+                .then_some(rest)
+        }
+    }
+}
+
+/// The earlier question with `x` in place of the thing of its kind, or added beside the
+/// product.
+fn substitute(
+    prev: &str,
+    x: &str,
+    lang: Lang,
+    names: &dyn Names,
+    product: Option<&str>,
+) -> Option<String> {
+    let x_models = names.models(x);
+    let category = product.and_then(|p| names.category(p));
+    // a model for a model
+    if let Some(new_model) = x_models.first() {
+        let old = names.models(prev);
+        if let Some(old_model) = old.first() {
+            if let Some(text) = replace_ci(prev, old_model, new_model) {
+                // a part named beside the new model replaces the earlier part too
+                let x_part = detect_part_span(x, category.as_deref());
+                return Some(match (x_part, detect_part(prev, category.as_deref())) {
+                    (Some((np, s, e)), Some(op)) if np != op => {
+                        swap_part(&text, &op, &x[s..e]).unwrap_or(text)
+                    }
+                    _ => text,
+                });
+            }
+        }
+        return None;
+    }
+    // a part for a part
+    let (x_part, s, e) = detect_part_span(x, category.as_deref())?;
+    // a short phrase whole ("the wall bracket"), else the words naming the part
+    let x_word = if x.split_whitespace().count() <= 3 {
+        strip_article(x)
+    } else {
+        x[s..e].to_string()
+    };
+    if let Some(op) = detect_part(prev, category.as_deref()) {
+        if op != x_part {
+            if let Some(text) = swap_part(prev, &op, &x_word) {
+                return Some(text);
+            }
+        }
+    }
+    // nothing of its kind: add it beside the product
+    match (product, lang) {
+        (Some(p), Lang::Zh) => replace_ci(prev, p, &format!("{p} 的{x_word}"))
+            .or_else(|| Some(format!("{p} 的{x_word} {prev}"))),
+        (Some(p), _) => replace_ci(prev, p, &format!("{p} {x_word}"))
+            .or_else(|| Some(format!("{prev} ({p} {x_word})"))),
+        (None, Lang::Zh) => Some(format!("{x_word} {prev}")),
+        (None, _) => Some(format!("{prev} ({x_word})")),
+    }
+}
+
+fn strip_article(x: &str) -> String {
+    let t = x.trim();
+    for a in ["the ", "a ", "an ", "my ", "your "] {
+        if let Some(r) = t.strip_prefix(a) {
+            return r.to_string();
+        }
+    }
+    t.to_string()
+}
+
+/// Replaces the words of `prev` that name part `old` with `new`.
+fn swap_part(prev: &str, old: &str, new: &str) -> Option<String> {
+    let (part, start, end) = detect_part_span(prev, None)?;
+    (part == old).then(|| format!("{}{}{}", &prev[..start], new, &prev[end..]))
+}
+
+fn replace_ci(text: &str, old: &str, new: &str) -> Option<String> {
+    let lower = text.to_lowercase();
+    let i = lower.find(&old.to_lowercase())?;
+    // lower-casing can change lengths outside ASCII; fall back to an exact search then
+    if lower.len() != text.len() {
+        let j = text.find(old)?;
+        return Some(format!("{}{}{}", &text[..j], new, &text[j + old.len()..]));
+    }
+    Some(format!("{}{}{}", &text[..i], new, &text[i + old.len()..]))
+}
+
+/// A pronoun for a thing replaced by the product.
+fn replace_thing_pronoun(q: &str, lang: Lang, product: &str) -> Option<String> {
+    match lang {
+        Lang::Zh => {
+            let p = ["这款", "那款", "这个", "那个", "这台", "那台", "它"]
+                .iter()
+                .find(|p| q.contains(*p))?;
+            Some(q.replacen(p, product, 1))
+        }
+        _ => replace_en_word(q, EN_THING_PRONOUNS, product),
+    }
+}
+
+/// The first English pronoun of `list` replaced by `name` (`name's` for a possessive).
+fn replace_en_word(q: &str, list: &[(&str, bool)], name: &str) -> Option<String> {
+    let lower = q.to_lowercase();
+    let mut best: Option<(usize, usize, bool)> = None;
+    for (p, possessive) in list {
+        let mut from = 0;
+        while let Some(i) = lower[from..].find(p) {
+            let at = from + i;
+            let end = at + p.len();
+            let before_ok = lower[..at]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !c.is_alphanumeric());
+            let after_ok = lower[end..]
+                .chars()
+                .next()
+                .is_none_or(|c| !c.is_alphanumeric() && c != '\'');
+            if before_ok && after_ok {
+                if best.is_none_or(|(b, _, _)| at < b) {
+                    best = Some((at, end, *possessive));
+                }
+                break;
+            }
+            from = end;
+        }
+    }
+    let (at, end, possessive) = best?;
+    let with = if possessive {
+        format!("{name}'s")
+    } else {
+        name.to_string()
+    };
+    Some(format!("{}{}{}", &q[..at], with, &q[end..]))
+}
+
+fn replace_person_pronoun(q: &str, topic: &str) -> Option<String> {
+    replace_en_word(q, EN_PRONOUNS, topic.trim())
+}
+
+/// "my phone" → the customer's phone.
+fn customer_product(
+    q: &str,
+    lang: Lang,
+    products: &[(String, String)],
+) -> Option<(String, String)> {
+    const KINDS: &[(&str, &[&str], &[&str])] = &[
+        ("phone", &["手机"], &["phone", "mobile"]),
+        (
+            "laptop",
+            &["笔记本", "电脑"],
+            &["laptop", "notebook", "computer"],
+        ),
+        ("tv", &["电视"], &["tv", "television"]),
+        (
+            "earbuds",
+            &["耳机"],
+            &["earbuds", "earphones", "buds", "pods"],
+        ),
+        ("washer", &["洗衣机"], &["washer", "washing machine"]),
+        (
+            "air_conditioner",
+            &["空调"],
+            &["air conditioner", "aircon", "ac"],
+        ),
+    ];
+    let lower = q.to_lowercase();
+    for (category, zh, en) in KINDS {
+        let mine: Vec<&(String, String)> = products.iter().filter(|(_, c)| c == category).collect();
+        if mine.len() != 1 {
+            continue;
+        }
+        let model = &mine[0].0;
+        match lang {
+            Lang::Zh => {
+                for w in *zh {
+                    for mine_w in [
+                        format!("我的{w}"),
+                        format!("我{w}"),
+                        format!("我家{w}"),
+                        format!("我家的{w}"),
+                    ] {
+                        if q.contains(&mine_w) {
+                            return Some((
+                                q.replacen(&mine_w, &format!("我的{model}"), 1),
+                                model.clone(),
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => {
+                for w in *en {
+                    let mine_w = format!("my {w}");
+                    if let Some(i) = lower.find(&mine_w) {
+                        let end = i + mine_w.len();
+                        if lower[end..]
+                            .chars()
+                            .next()
+                            .is_none_or(|c| !c.is_alphanumeric())
+                        {
+                            return Some((
+                                format!("{}my {model}{}", &q[..i], &q[end..]),
+                                model.clone(),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Whether a question without a model asks about a device: a part, a price, the cover, or a
+/// generic device word.
+fn about_a_device(q: &str, lang: Lang) -> bool {
+    if detect_part(q, None).is_some() {
+        return true;
+    }
+    let lower = q.to_lowercase();
+    let cues: &[&str] = match lang {
+        Lang::Zh => &[
+            "保修",
+            "多少钱",
+            "价格",
+            "费用",
+            "换",
+            "修",
+            "防水",
+            "重量",
+            "多重",
+            "尺寸",
+            "续航",
+            "充电",
+            "怎么用",
+            "设置",
+            "支持",
+            "兼容",
+            "配件",
+            "颜色",
+            "型号",
+            "手机",
+            "电视",
+            "耳机",
+            "笔记本",
+            "洗衣机",
+            "空调",
+            "机器",
+            "设备",
+        ],
+        _ => &[
+            "warranty",
+            "covered",
+            "cost",
+            "price",
+            "how much",
+            "repair",
+            "replace",
+            "waterproof",
+            "weigh",
+            "size",
+            "charge",
+            "charging",
+            "battery life",
+            "support",
+            "compatible",
+            "work with",
+            "set up",
+            "setup",
+            "reset",
+            "install",
+            "the phone",
+            "the tv",
+            "the laptop",
+            "the earbuds",
+            "the washer",
+            "the device",
+            "the machine",
+            "the unit",
+        ],
+    };
+    cues.iter().any(|c| lower.contains(c))
+}
+
+/// The open-domain Chinese rule: the referent the two earlier turns share (or the user's
+/// short first turn), in place of a pronoun or before the reply's predicate.
+fn open_zh(q: &str, turns: &[String]) -> Option<String> {
+    let referent = zh_referent(turns)?;
+    if q.contains(&referent) {
+        return None;
+    }
+    if let Some(p) = ZH_PRONOUNS.iter().find(|p| q.contains(*p)) {
+        return Some(q.replacen(p, &referent, 1));
+    }
+    for i in ZH_INTERJECTIONS {
+        if let Some(rest) = q.strip_prefix(i) {
+            return Some(format!("{i}{referent}{rest}"));
+        }
+    }
+    Some(format!("{referent}{q}"))
+}
+
+fn squeeze(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace() && !"，。！？,.!?~…、：:；;“”\"'（）()".contains(*c))
+        .collect()
+}
+
+fn clean_zh(s: &str) -> String {
+    let mut s: Vec<char> = squeeze(s).chars().collect();
+    loop {
+        let before = s.len();
+        let text: String = s.iter().collect();
+        if let Some(p) = ZH_NOT_REFERENTS.iter().find(|p| text.starts_with(*p)) {
+            s.drain(..p.chars().count());
+            continue;
+        }
+        if let Some(p) = ZH_NOT_REFERENTS.iter().find(|p| text.ends_with(*p)) {
+            let n = s.len() - p.chars().count();
+            s.truncate(n);
+            continue;
+        }
+        if s.first().is_some_and(|c| ZH_TRIM_LEFT.contains(*c)) {
+            s.remove(0);
+        }
+        if s.last().is_some_and(|c| ZH_TRIM_RIGHT.contains(*c)) {
+            s.pop();
+        }
+        if s.len() == before {
+            break;
+        }
+    }
+    s.into_iter().collect()
+}
+
+/// The phrase the first user turn and the reply share, cleaned; else the user's turn itself
+/// when short.
+fn zh_referent(turns: &[String]) -> Option<String> {
+    let a: Vec<char> = squeeze(turns.first()?).chars().collect();
+    let b = turns.get(1).map(|s| squeeze(s)).unwrap_or_default();
+    let mut best: Option<String> = None;
+    for i in 0..a.len() {
+        for j in (i + 2)..=a.len() {
+            let sub: String = a[i..j].iter().collect();
+            if !b.contains(&sub) {
+                break;
+            }
+            let c = clean_zh(&sub);
+            let n = c.chars().count();
+            if n >= 2
+                && !ZH_NOT_REFERENTS.contains(&c.as_str())
+                && best.as_ref().is_none_or(|x| n > x.chars().count())
+            {
+                best = Some(c);
+            }
+        }
+    }
+    if best.is_some() {
+        return best;
+    }
+    let c = clean_zh(turns.first()?);
+    (2..=6).contains(&c.chars().count()).then_some(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Demo;
+    impl Names for Demo {
+        fn models(&self, text: &str) -> Vec<String> {
+            let l = text.to_lowercase().replace([' ', '-'], "");
+            ["X9 Pro", "TV-55Q", "TV-65U", "AB-14"]
+                .iter()
+                .filter(|m| l.contains(&m.to_lowercase().replace([' ', '-'], "")))
+                .map(|m| m.to_string())
+                .collect()
+        }
+        fn category(&self, model: &str) -> Option<String> {
+            Some(
+                match model {
+                    "X9 Pro" => "phone",
+                    "AB-14" => "laptop",
+                    _ => "tv",
+                }
+                .to_string(),
+            )
+        }
+    }
+
+    fn domain<'a>(prev: &'a str, product: &'a str) -> Dialogue<'a> {
+        Dialogue {
+            previous: Some(prev),
+            product: Some(product),
+            ..Dialogue::default()
+        }
+    }
+
+    #[test]
+    fn ellipsis_swaps_or_adds_the_part() {
+        let r = resolve(
+            "那电池呢",
+            Lang::Zh,
+            &domain("X9 Pro 保修多久", "X9 Pro"),
+            &Demo,
+        );
+        assert_eq!(r.text, "X9 Pro 的电池 保修多久");
+        assert_eq!(r.how, How::Ellipsis);
+        let r = resolve(
+            "充电头呢 也是一样？",
+            Lang::Zh,
+            &domain("X9 Pro 的电池保修多久", "X9 Pro"),
+            &Demo,
+        );
+        assert_eq!(r.text, "X9 Pro 的充电头保修多久");
+        let r = resolve(
+            "and the charger?",
+            Lang::En,
+            &domain("how long is the battery warranty on the X9 Pro", "X9 Pro"),
+            &Demo,
+        );
+        assert_eq!(r.text, "how long is the charger warranty on the X9 Pro");
+        let r = resolve(
+            "what about the TV-65U?",
+            Lang::En,
+            &domain("What VESA pattern does the TV-55Q use?", "TV-55Q"),
+            &Demo,
+        );
+        assert_eq!(r.text, "What VESA pattern does the TV-65U use?");
+    }
+
+    #[test]
+    fn pronouns_and_carried_products() {
+        let r = resolve(
+            "它防水吗",
+            Lang::Zh,
+            &domain("X9 Pro 多重", "X9 Pro"),
+            &Demo,
+        );
+        assert_eq!((r.text.as_str(), r.how), ("X9 Pro防水吗", How::Pronoun));
+        let r = resolve(
+            "how heavy is it",
+            Lang::En,
+            &domain("What VESA pattern does the TV-65U use?", "TV-65U"),
+            &Demo,
+        );
+        assert_eq!(r.text, "how heavy is TV-65U");
+        let r = resolve(
+            "过保了换块屏要多少钱",
+            Lang::Zh,
+            &domain("TV-55Q 屏幕保修多久", "TV-55Q"),
+            &Demo,
+        );
+        assert_eq!(
+            (r.text.as_str(), r.how),
+            ("TV-55Q 过保了换块屏要多少钱", How::CarryProduct)
+        );
+    }
+
+    #[test]
+    fn a_question_that_stands_alone_is_left_alone() {
+        for (q, lang) in [
+            ("你们客服电话是多少", Lang::Zh),
+            ("What are your opening hours?", Lang::En),
+            ("AB-14 键盘多少钱", Lang::Zh),
+        ] {
+            let r = resolve(q, lang, &domain("X9 Pro 保修多久", "X9 Pro"), &Demo);
+            assert_eq!((r.text.as_str(), r.how), (q, How::Unchanged), "{q}");
+        }
+    }
+
+    #[test]
+    fn my_phone_is_the_customers_phone() {
+        let mine = vec![("X9 Pro".to_string(), "phone".to_string())];
+        let d = Dialogue {
+            customer_products: &mine,
+            ..Dialogue::default()
+        };
+        let r = resolve("does the CH-65 charge my phone fast", Lang::En, &d, &Demo);
+        assert_eq!(r.text, "does the CH-65 charge my X9 Pro fast");
+        let r = resolve("我的手机屏幕碎了怎么办", Lang::Zh, &d, &Demo);
+        assert_eq!(
+            (r.text.as_str(), r.product.as_deref()),
+            ("我的X9 Pro屏幕碎了怎么办", Some("X9 Pro"))
+        );
+    }
+
+    #[test]
+    fn open_domain_referents() {
+        let turns = |a: &str, b: &str| vec![a.to_string(), b.to_string()];
+        let t = turns("玩狼人杀吗", "你爱玩狼人杀");
+        let d = Dialogue {
+            turns: &t,
+            open_domain: true,
+            ..Dialogue::default()
+        };
+        assert_eq!(
+            resolve("这个挺好玩的", Lang::Zh, &d, &NoNames).text,
+            "狼人杀挺好玩的"
+        );
+        let t = turns("乌龙茶", "乌龙茶好喝吗");
+        let d = Dialogue {
+            turns: &t,
+            open_domain: true,
+            ..Dialogue::default()
+        };
+        assert_eq!(
+            resolve("嗯好喝", Lang::Zh, &d, &NoNames).text,
+            "嗯乌龙茶好喝"
+        );
+        let d = Dialogue {
+            topic: Some("Cary Grant"),
+            open_domain: true,
+            ..Dialogue::default()
+        };
+        assert_eq!(
+            resolve("Did he win any awards", Lang::En, &d, &NoNames).text,
+            "Did Cary Grant win any awards"
+        );
+        assert_eq!(
+            resolve("What was his legacy", Lang::En, &d, &NoNames).text,
+            "What was Cary Grant's legacy"
+        );
+        assert_eq!(
+            resolve("What happened in 1950?", Lang::En, &d, &NoNames).how,
+            How::Unchanged
+        );
+    }
+}
