@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 mod answer;
+mod chat;
 mod corpus;
 mod http;
 mod index;
@@ -18,6 +19,7 @@ mod search;
 mod vector;
 
 pub use answer::{AnswerConfig, LlmConfig};
+pub use chat::ChatConfig;
 pub use corpus::{CorpusConfig, RedactConfig};
 pub use http::{ApiKeyConfig, HttpConfig};
 pub use index::{AnalysisConfig, ChunkConfig, IndexConfig};
@@ -48,6 +50,7 @@ pub struct Config {
     pub rerank: RerankConfig,
     pub answer: AnswerConfig,
     pub records: RecordsConfig,
+    pub chat: ChatConfig,
     pub log: LogConfig,
 }
 
@@ -161,6 +164,7 @@ impl Config {
         self.http.validate()?;
         self.index.validate()?;
         self.records.validate()?;
+        self.chat.validate()?;
         self.chunk.validate()?;
         self.search.validate()?;
         self.answer.validate()?;

@@ -53,7 +53,14 @@ const PARTS: &[(&str, &[&str])] = &[
     (
         "screen",
         &[
-            "screen", "display", "touch", "屏幕", "屏", "触摸", "触屏", "显示",
+            "screen",
+            "display",
+            "touchscreen",
+            "屏幕",
+            "屏",
+            "触摸屏",
+            "触屏",
+            "显示屏",
         ],
     ),
     (
@@ -87,23 +94,7 @@ const PARTS: &[(&str, &[&str])] = &[
     ("camera", &["camera", "摄像头", "相机", "镜头"]),
     ("speaker", &["speaker", "扬声器", "喇叭", "外放"]),
     ("microphone", &["microphone", "mic ", "麦克风", "话筒"]),
-    (
-        "motherboard",
-        &[
-            "motherboard",
-            "restart",
-            "reboot",
-            "power on",
-            "turn on",
-            "boot",
-            "主板",
-            "重启",
-            "开不了机",
-            "不开机",
-            "开机",
-            "死机",
-        ],
-    ),
+    ("motherboard", &["motherboard", "主板"]),
     ("keyboard", &["keyboard", "keys", "key ", "键盘", "按键"]),
     ("touchpad", &["touchpad", "trackpad", "触控板"]),
     ("fan", &["fan ", "fan,", "fans", "风扇"]),
@@ -121,6 +112,30 @@ const PARTS: &[(&str, &[&str])] = &[
     ("compressor", &["compressor", "压缩机"]),
     ("frame", &["frame", "中框", "边框", "机身弯"]),
     ("drain_pump", &["drain pump", "排水泵"]),
+];
+
+/// Symptoms that point at a part without naming it: they tell which part a fault is in, but
+/// are not words to swap for another part's name in a follow-up.
+const SYMPTOMS: &[(&str, &[&str])] = &[
+    (
+        "motherboard",
+        &[
+            "restart",
+            "reboot",
+            "power on",
+            "turn on",
+            "boot",
+            "重启",
+            "开不了机",
+            "不开机",
+            "开机",
+            "死机",
+        ],
+    ),
+    ("screen", &["touch", "触摸", "显示"]),
+    ("battery", &["drains", "续航", "耗电", "掉电"]),
+    ("inverter_motor", &["e60"]),
+    ("charging_port", &["接口松"]),
 ];
 
 /// Damage types and their cues.
@@ -277,6 +292,22 @@ const DAMAGE: &[(Damage, &[&str])] = &[
             "不转",
             "不制冷",
             "不排水",
+            "drains",
+            "doesn't hold",
+            "does not hold",
+            "dies quickly",
+            "dead pixel",
+            "no signal",
+            "不耐用",
+            "掉电快",
+            "耗电快",
+            "续航差",
+            "不充电",
+            "开不了机",
+            "黑屏",
+            "死机",
+            "重启",
+            "发烫",
         ],
     ),
 ];
@@ -305,17 +336,31 @@ fn matches_cue(text: &str, cue: &str) -> bool {
 /// The part a fault description names, if any: the longest matching cue wins. A TV's screen
 /// is its panel.
 pub fn detect_part(text: &str, category: Option<&str>) -> Option<String> {
-    detect_part_span(text, category).map(|(p, _, _)| p)
+    find_part(text, category, true).map(|(p, _, _)| p)
 }
 
-/// [`detect_part`], with the byte range of the words that name the part.
+/// [`detect_part`], with the byte range of the words that name the part (a part's name only,
+/// not a symptom: what a follow-up may swap for another part).
 pub fn detect_part_span(text: &str, category: Option<&str>) -> Option<(String, usize, usize)> {
+    find_part(text, category, false)
+}
+
+fn find_part(text: &str, category: Option<&str>, symptoms: bool) -> Option<(String, usize, usize)> {
     let lower = text.to_lowercase();
     // lower-casing outside ASCII can change byte lengths; then ranges come from the text as is
-    let hay = if lower.len() == text.len() { lower } else { text.to_string() };
+    let hay = if lower.len() == text.len() {
+        lower
+    } else {
+        text.to_string()
+    };
     let padded = format!("{hay} ");
     let mut best: Option<(&str, &str)> = None;
-    for (part, cues) in PARTS {
+    let tables: &[&[(&str, &[&str])]] = if symptoms {
+        &[PARTS, SYMPTOMS]
+    } else {
+        &[PARTS]
+    };
+    for (part, cues) in tables.iter().flat_map(|t| t.iter()) {
         for cue in *cues {
             if matches_cue(&padded, cue)
                 && best.is_none_or(|(_, c)| cue.chars().count() > c.chars().count())
@@ -383,7 +428,130 @@ pub fn side_of(text: &str) -> Option<char> {
     }
 }
 
+/// What a message asks to have decided, if anything: a return, an exchange, buying TianCare+,
+/// or a repair (a fault, damage, or a question about cover). `None` for everything else
+/// ("how do I reset it").
+pub fn intent_of(text: &str) -> Option<Intent> {
+    let lower = format!("{} ", text.to_lowercase());
+    let any = |cues: &[&str]| cues.iter().any(|c| matches_cue(&lower, c));
+    let tiancare = any(&["tiancare", "天澜无忧", "延保", "extended warranty"]);
+    if tiancare
+        && any(&[
+            "buy", "add", "get", "purchase", "still", "买", "加", "补", "办", "购",
+        ])
+        && !any(&["claim", "cover", "covered", "保不保", "能保", "赔"])
+    {
+        return Some(Intent::TiancarePurchase);
+    }
+    if any(&[
+        "return it",
+        "return the",
+        "return my",
+        "return this",
+        "send it back",
+        "refund",
+        "withdraw",
+        "want to return",
+        "can i return",
+        "退货",
+        "退款",
+        "退掉",
+        "退了",
+        "退回",
+        "无理由",
+    ]) {
+        return Some(Intent::Return);
+    }
+    if any(&[
+        "exchange",
+        "swap it",
+        "replace it with a new",
+        "new unit",
+        "换货",
+        "换新",
+        "换一台",
+        "换个新",
+        "换一个新",
+    ]) {
+        return Some(Intent::Exchange);
+    }
+    if detect_damage(text).is_some()
+        || any(&[
+            "warranty",
+            "covered",
+            "cover it",
+            "repair",
+            "fix",
+            "broken",
+            "free",
+            "保修",
+            "保吗",
+            "保不保",
+            "免费",
+            "维修",
+            "修",
+            "坏",
+            "怎么办",
+            "赔",
+        ])
+    {
+        return Some(Intent::Repair);
+    }
+    None
+}
+
+/// Whether the message says the earbuds' packaging was opened (`Some(true)`), still sealed
+/// (`Some(false)`), or neither.
+pub fn opened_of(text: &str) -> Option<bool> {
+    let lower = format!("{} ", text.to_lowercase());
+    let any = |cues: &[&str]| cues.iter().any(|c| matches_cue(&lower, c));
+    if any(&[
+        "unopened",
+        "still sealed",
+        "not opened",
+        "never opened",
+        "没拆",
+        "未拆",
+        "没开封",
+        "未开封",
+    ]) {
+        Some(false)
+    } else if any(&[
+        "opened",
+        "unsealed",
+        "used them",
+        "tried them",
+        "拆了",
+        "拆开",
+        "拆封",
+        "用过",
+        "戴过",
+    ]) {
+        Some(true)
+    } else {
+        None
+    }
+}
+
 impl Ask {
+    /// The request a message makes, if it makes one.
+    pub fn from_message(text: &str) -> Option<Ask> {
+        let intent = intent_of(text)?;
+        let lower = text.to_lowercase();
+        let customised = ["engraved", "customised", "customized", "定制", "刻字"]
+            .iter()
+            .any(|c| lower.contains(c))
+            .then_some(true);
+        Some(Ask {
+            intent,
+            damage: detect_damage(text),
+            part: None,
+            opened: opened_of(text),
+            customised,
+            fault: Some(text.to_string()),
+        })
+    }
+
     /// The part asked about: the one named, or else the one the fault's words name.
     pub fn part_for(&self, category: &str) -> Option<String> {
         match &self.part {
@@ -446,6 +614,27 @@ mod tests {
         for (text, cat, want) in cases {
             assert_eq!(detect_part(text, cat).as_deref(), want, "{text}");
         }
+    }
+
+    #[test]
+    fn what_a_message_asks_to_have_decided() {
+        let cases = [
+            ("我刚买的手机屏幕碎了怎么办", Some(Intent::Repair)),
+            (
+                "can i still return my earbuds, i opened them",
+                Some(Intent::Return),
+            ),
+            ("这个耳机拆了还能退货吗", Some(Intent::Return)),
+            ("我想换一台新的，才用了三天就坏了", Some(Intent::Exchange)),
+            ("现在还能买天澜无忧+吗", Some(Intent::TiancarePurchase)),
+            ("is the battery covered", Some(Intent::Repair)),
+            ("how do i reset the router settings", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(intent_of(text), want, "{text}");
+        }
+        assert_eq!(opened_of("i opened them yesterday"), Some(true));
+        assert_eq!(opened_of("still sealed in the box"), Some(false));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod ask;
 pub mod dates;
 pub mod decide;
 pub mod directory;
+pub mod say;
 pub mod terms;
 
 use chrono::NaiveDate;

@@ -187,6 +187,8 @@ pub struct Terms {
 #[derive(Debug, Clone)]
 struct PolicyText {
     doc_id: String,
+    title: String,
+    language: &'static str,
     source: String,
     text: String,
 }
@@ -196,6 +198,9 @@ struct PolicyText {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ClauseSpan {
     pub doc_id: String,
+    pub title: String,
+    /// The language of the version found (`en`, `zh`).
+    pub language: String,
     pub source: String,
     pub start: usize,
     pub end: usize,
@@ -404,6 +409,8 @@ impl Terms {
                         lang.as_str(),
                         PolicyText {
                             doc_id: id.clone(),
+                            title: fm.title.clone().unwrap_or_else(|| id.clone()),
+                            language: lang.as_str(),
                             source: rel,
                             text: src,
                         },
@@ -614,6 +621,8 @@ impl Terms {
         let (start, end) = locate_clause(&text.text, &clause.clause)?;
         Some(ClauseSpan {
             doc_id: text.doc_id.clone(),
+            title: text.title.clone(),
+            language: text.language.to_string(),
             source: text.source.clone(),
             start,
             end,

@@ -4,6 +4,7 @@
 //! evaluation and training — goes through an [`Engine`]; nothing below knows of it.
 
 pub mod answers;
+pub mod chat;
 pub mod turn;
 
 use std::sync::Arc;
@@ -35,6 +36,20 @@ pub struct Engine {
     catalogue: Arc<Catalogues>,
     /// Recent extractive answers (`answer.cache`), this generation's only.
     answers: Option<Arc<answers::AnswerCache>>,
+    /// The policies' typed terms, for decisions.
+    terms: Arc<crate::customer::terms::Terms>,
+}
+
+/// The policies' terms in the configured corpus; empty (no decisions, with a warning) when
+/// they cannot be read.
+fn load_terms(config: &Config) -> Arc<crate::customer::terms::Terms> {
+    match crate::customer::terms::Terms::load(&config.corpus.dir) {
+        Ok(t) => Arc::new(t),
+        Err(e) => {
+            tracing::warn!("policy terms unreadable, no decisions will be taken: {e}");
+            Arc::new(crate::customer::terms::Terms::default())
+        }
+    }
 }
 
 /// The catalogue of a generation as each scope sees it.
@@ -191,7 +206,9 @@ impl Engine {
             .as_ref()
             .map(|l| Arc::new(answer::llm::LlmClient::new(l)));
         let answers = answers::AnswerCache::new(config.answer.cache);
+        let terms = load_terms(&config);
         Ok(Engine {
+            terms,
             config,
             catalogue: Catalogues::of(&generation),
             generation,
@@ -214,6 +231,7 @@ impl Engine {
         calibration: Arc<answer::Calibrations>,
     ) -> Engine {
         Engine {
+            terms: load_terms(&config),
             config,
             catalogue: Catalogues::of(&generation),
             generation,
@@ -239,6 +257,7 @@ impl Engine {
             llm: self.llm.clone(),
             observers: self.observers.clone(),
             answers: answers::AnswerCache::new(self.config.answer.cache),
+            terms: load_terms(&self.config),
         }
     }
 
@@ -279,6 +298,7 @@ impl Engine {
             catalogue: self.catalogue.clone(),
             // another calibration gives other answers
             answers: None,
+            terms: self.terms.clone(),
         }
     }
 

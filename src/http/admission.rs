@@ -82,6 +82,8 @@ pub struct Admission {
 /// that stops its work (cancelled when the handler is dropped, i.e. the client went away).
 pub struct Call {
     pub role: Role,
+    /// The name of the caller's key (who created a session, say).
+    pub key: String,
     pub lane: Lane,
     pub cancel: Cancel,
     pub admitted: Instant,
@@ -148,7 +150,7 @@ impl Admission {
 
     /// The key's role (401 without a valid key, 403 when the role may not do what `need`s),
     /// checked against the key's rate limit (429).
-    pub fn caller(&self, req: &HttpRequest, need: Need) -> ApiResult<Role> {
+    pub fn caller(&self, req: &HttpRequest, need: Need) -> ApiResult<(Role, String)> {
         let presented = super::auth::presented_key(req.headers())?;
         let Some((role, holder)) = self.keys.check(presented) else {
             return Err(ApiError::new(
@@ -176,7 +178,7 @@ impl Admission {
                 format!("{} key may not do this", role.with_article()),
             ));
         }
-        Ok(role)
+        Ok((role, holder.to_string()))
     }
 
     /// Gives a call its place in `lane`'s pool (503 at once when the pool has as many requests
@@ -207,12 +209,13 @@ impl Admission {
     /// A request whose key may do what the route `need`s: the call that its body is read for
     /// and its work runs under (it takes a place in a pool with [`Admission::enter`]).
     pub fn admit(&self, req: &HttpRequest, need: Need) -> ApiResult<Call> {
-        let role = self.caller(req, need)?;
+        let (role, key) = self.caller(req, need)?;
         let now = Instant::now();
         let deadline = now + self.timeout;
         let cancel = Cancel::until(deadline);
         Ok(Call {
             role,
+            key,
             lane: Lane::Light,
             admitted: now,
             deadline,

@@ -8,6 +8,7 @@
 //! still working for an older change of it (the newer job indexes the latest state anyway);
 //! identical pending reindexes are one job; the queue is bounded.
 
+pub mod chat;
 pub mod documents;
 pub mod jobs;
 
@@ -36,6 +37,8 @@ pub struct Service {
     queue: Mutex<mpsc::Sender<u64>>,
     /// Serialises writes into the managed folder.
     writes: Mutex<()>,
+    /// Sessions and customers (the records store).
+    desk: Arc<chat::Desk>,
 }
 
 impl Service {
@@ -43,6 +46,7 @@ impl Service {
     /// queues an indexing job that brings the index up to date with the corpus (building it
     /// when there is none; the models are fetched by that job when needed).
     pub fn start(config: Config, analyzer: Arc<Analyzer>) -> Result<Arc<Service>> {
+        let desk = Arc::new(chat::Desk::open(&config)?);
         let live = match Engine::open(config.clone(), analyzer.clone()) {
             Ok(e) => Some(Arc::new(e)),
             Err(Error::NoIndex { .. }) => None,
@@ -57,6 +61,7 @@ impl Service {
             jobs: Arc::new(jobs),
             queue: Mutex::new(tx),
             writes: Mutex::new(()),
+            desk,
         });
         let worker = Arc::downgrade(&service);
         std::thread::Builder::new()
@@ -75,6 +80,11 @@ impl Service {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Sessions and customers.
+    pub fn desk(&self) -> &Arc<chat::Desk> {
+        &self.desk
     }
 
     /// The live engine, or `None` before the first generation is loaded.

@@ -3,6 +3,7 @@
 //! format the server writes; the core types stay free to change shape.
 
 pub mod answer;
+pub mod chat;
 pub mod documents;
 pub mod jobs;
 pub mod search;

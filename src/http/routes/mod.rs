@@ -3,6 +3,7 @@
 //! `GET /openapi.json` publishes what [`table`] holds (one table, nothing written twice).
 
 pub mod answer;
+pub mod chat;
 pub mod documents;
 pub mod jobs;
 pub mod ops;
@@ -72,6 +73,8 @@ pub fn table() -> Vec<Route> {
     [
         Route::of::<search::__path_search, _, _>(search::search),
         Route::of::<answer::__path_answer, _, _>(answer::answer),
+        Route::of::<chat::__path_chat, _, _>(chat::chat),
+        Route::of::<chat::__path_session, _, _>(chat::session),
         Route::of::<documents::__path_get, _, _>(documents::get),
         Route::of::<documents::__path_put, _, _>(documents::put),
         Route::of::<documents::__path_delete, _, _>(documents::delete),
@@ -103,6 +106,9 @@ pub fn table() -> Vec<Route> {
         dto::answer::AnswerBody,
         dto::answer::AnswerResponse,
         dto::answer::Event,
+        dto::chat::ChatBody,
+        dto::chat::ChatResponse,
+        dto::chat::SessionView,
         dto::documents::Document,
         dto::documents::UploadBody,
         dto::jobs::Job,

@@ -1,0 +1,361 @@
+//! One turn of a conversation: the follow-up resolved against the earlier turns, the resolved
+//! question answered, and — when the customer is known and asks for one — a decision computed
+//! from their purchase and the policies' terms, said first and cited clause by clause.
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::answer::scope::Verdict;
+use crate::answer::{AnswerSentence, Citation, CitedPassage};
+use crate::converse::{resolve, Dialogue, How, Names, Resolved};
+use crate::customer::ask::{detect_damage, Ask, Damage};
+use crate::customer::decide::{decide, Decision, Facts};
+use crate::customer::say;
+use crate::customer::{Customer, Purchase};
+use crate::error::Result;
+use crate::retrieve::{Filters, Scope};
+use crate::text::Lang;
+
+use super::{Answer, AnswerRequest, Engine};
+
+/// Sentences of the retrieved answer kept after a decision.
+const AFTER_DECISION: usize = 3;
+
+/// The conversation so far, as a turn needs it.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// Earlier turns, oldest first, alternating the customer's message and kefu's answer.
+    pub turns: Vec<String>,
+    /// The previous question as it was resolved.
+    pub previous: Option<String>,
+    /// The product the conversation is about.
+    pub product: Option<String>,
+}
+
+/// A turn to take.
+pub struct ChatRequest<'a> {
+    pub message: String,
+    pub history: &'a History,
+    pub customer: Option<&'a Customer>,
+    /// The day decisions are taken on.
+    pub as_of: NaiveDate,
+    pub scope: Scope,
+    pub passages: usize,
+    pub use_llm: bool,
+    pub cancel: crate::cancel::Cancel,
+}
+
+/// A decision as the turn took it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TurnDecision {
+    #[serde(flatten)]
+    pub decision: Decision,
+    /// The purchase it is about.
+    pub order: String,
+    pub model: String,
+    /// The decision as said to the customer.
+    pub text: String,
+}
+
+/// The customer facts a turn used.
+#[derive(Debug, Clone, Serialize)]
+pub struct CustomerFacts {
+    pub customer_id: String,
+    pub tier: crate::customer::Tier,
+    pub region: String,
+    /// The purchase the turn is about, if one was chosen.
+    pub purchase: Option<PurchaseFacts>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PurchaseFacts {
+    pub order: String,
+    pub model: String,
+    pub category: String,
+    pub channel: crate::customer::SalesChannel,
+    pub delivered: Option<NaiveDate>,
+    pub invoiced: Option<NaiveDate>,
+    pub tiancare: bool,
+    pub repairs: usize,
+}
+
+/// A turn taken.
+pub struct ChatReply {
+    pub answer: Answer,
+    pub resolved: Resolved,
+    pub decision: Option<TurnDecision>,
+    pub customer: Option<CustomerFacts>,
+    /// Why no decision was taken although one was asked for.
+    pub no_decision: Option<String>,
+}
+
+/// The catalogue, as the rewriter sees it.
+struct EngineNames<'a> {
+    engine: &'a Engine,
+    scope: Scope,
+}
+
+impl Names for EngineNames<'_> {
+    fn models(&self, text: &str) -> Vec<String> {
+        let q = self.engine.analyse(text);
+        match self.engine.scope(&q, self.scope) {
+            Ok(Verdict::InScope { models, .. }) => models,
+            _ => Vec::new(),
+        }
+    }
+
+    fn category(&self, model: &str) -> Option<String> {
+        self.engine
+            .catalogue
+            .for_scope(self.scope)
+            .models
+            .iter()
+            .find(|m| m.name.eq_ignore_ascii_case(model))
+            .and_then(|m| m.category.clone())
+    }
+}
+
+/// The purchase a turn is about: the product the conversation names, else the only purchase of
+/// the kind of product the message names, else the customer's only purchase.
+fn purchase_for<'a>(
+    customer: &'a Customer,
+    product: Option<&str>,
+    message: &str,
+) -> Option<&'a Purchase> {
+    if let Some(p) = product {
+        if let Some(found) = customer
+            .purchases
+            .iter()
+            .find(|x| x.model.eq_ignore_ascii_case(p))
+        {
+            return Some(found);
+        }
+    }
+    let lower = message.to_lowercase();
+    const KINDS: &[(&str, &[&str])] = &[
+        ("phone", &["手机", "phone"]),
+        ("laptop", &["笔记本", "电脑", "laptop", "notebook"]),
+        ("tv", &["电视", "tv"]),
+        ("earbuds", &["耳机", "earbud", "buds", "pods"]),
+        ("washer", &["洗衣机", "washer", "washing machine"]),
+        ("air_conditioner", &["空调", "air conditioner", "aircon"]),
+    ];
+    for (category, words) in KINDS {
+        if words.iter().any(|w| lower.contains(w)) {
+            let mine: Vec<&Purchase> = customer
+                .purchases
+                .iter()
+                .filter(|x| x.category == *category)
+                .collect();
+            if mine.len() == 1 {
+                return Some(mine[0]);
+            }
+        }
+    }
+    (customer.purchases.len() == 1).then(|| &customer.purchases[0])
+}
+
+fn facts_of(customer: &Customer, purchase: Option<&Purchase>) -> CustomerFacts {
+    CustomerFacts {
+        customer_id: customer.id.as_str().to_string(),
+        tier: customer.tier,
+        region: customer.region.clone(),
+        purchase: purchase.map(|p| PurchaseFacts {
+            order: p.order.clone(),
+            model: p.model.clone(),
+            category: p.category.clone(),
+            channel: p.channel,
+            delivered: p.delivered,
+            invoiced: p.invoiced,
+            tiancare: p.tiancare.is_some(),
+            repairs: p.repairs.len(),
+        }),
+    }
+}
+
+impl Engine {
+    /// Takes one turn of a conversation.
+    pub fn chat(&self, req: &ChatRequest<'_>) -> Result<ChatReply> {
+        let lang = Lang::detect(&req.message);
+        let names = EngineNames {
+            engine: self,
+            scope: req.scope,
+        };
+        let mine: Vec<(String, String)> = req
+            .customer
+            .map(|c| {
+                c.purchases
+                    .iter()
+                    .map(|p| (p.model.clone(), p.category.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // a customer with one product talks about it until they name another
+        let product = req.history.product.clone().or_else(|| {
+            req.customer
+                .filter(|c| c.purchases.len() == 1)
+                .map(|c| c.purchases[0].model.clone())
+        });
+        let dialogue = Dialogue {
+            turns: &req.history.turns,
+            previous: req.history.previous.as_deref(),
+            product: product.as_deref(),
+            customer_products: &mine,
+            topic: None,
+            open_domain: false,
+        };
+        let resolved = resolve(&req.message, lang, &dialogue, &names);
+        let areq = AnswerRequest {
+            question: resolved.text.clone(),
+            filters: Filters::default(),
+            scope: req.scope,
+            passages: req.passages,
+            use_llm: req.use_llm,
+            cancel: req.cancel.clone(),
+        };
+        let mut answer = self.answer(&areq)?;
+        // a follow-up that swaps the thing asked about keeps the earlier request: 「那电池呢」
+        // after 「屏幕碎了怎么办」 asks whether the battery is covered (a fault of its own, not
+        // the screen's crack)
+        let asked = match resolved.how {
+            How::Ellipsis => Ask::from_message(&resolved.text).map(|mut a| {
+                a.damage = detect_damage(&req.message).or(Some(Damage::Defect));
+                a.fault = Some(req.message.clone());
+                a
+            }),
+            _ => Ask::from_message(&req.message),
+        };
+        let mut decision = None;
+        let mut no_decision = None;
+        let mut facts = None;
+        if let Some(customer) = req.customer {
+            let purchase = purchase_for(customer, resolved.product.as_deref(), &req.message);
+            facts = Some(facts_of(customer, purchase));
+            if let (Some(ask), Some(p)) = (&asked, purchase) {
+                let f = Facts {
+                    purchase: p,
+                    region: &customer.region,
+                    as_of: req.as_of,
+                };
+                match decide(&self.terms, f, ask) {
+                    Ok(d) => {
+                        let text = say::say(&d, &p.model, lang);
+                        decision = Some(TurnDecision {
+                            decision: d,
+                            order: p.order.clone(),
+                            model: p.model.clone(),
+                            text,
+                        });
+                    }
+                    Err(e) => no_decision = Some(e.0),
+                }
+            } else if asked.is_some() {
+                no_decision = Some("the customer has no purchase this question is about".into());
+            }
+        }
+        match &decision {
+            Some(d) => self.lead_with_decision(&mut answer, d, lang, req.scope),
+            None if asked.is_some() && req.customer.is_none() && !answer.composed.abstained => {
+                let ask = say::ask_for_order(lang);
+                answer.composed.text = format!("{} {ask}", answer.composed.text);
+                answer.composed.sentences.push(AnswerSentence {
+                    text: ask.to_string(),
+                    citations: Vec::new(),
+                });
+            }
+            None => {}
+        }
+        Ok(ChatReply {
+            answer,
+            resolved,
+            decision,
+            customer: facts,
+            no_decision,
+        })
+    }
+
+    /// Puts the decision first in the answer, citing the clauses it applied (those a customer
+    /// may read, when the caller is a customer's bot).
+    fn lead_with_decision(&self, answer: &mut Answer, d: &TurnDecision, lang: Lang, scope: Scope) {
+        let composed = &mut answer.composed;
+        let mut citations = Vec::new();
+        for clause in d
+            .decision
+            .clauses
+            .iter()
+            .filter(|c| scope == Scope::All || !c.internal)
+        {
+            let Some(span) = self.terms.locate(clause, lang) else {
+                continue;
+            };
+            let n = match composed
+                .passages
+                .iter()
+                .find(|p| p.doc_id == span.doc_id && p.span == (span.start, span.end))
+            {
+                Some(p) => p.n,
+                None => {
+                    let n = composed.passages.len() + 1;
+                    composed.passages.push(CitedPassage {
+                        n,
+                        chunk_id: format!("{}#{}", span.doc_id, clause.clause),
+                        doc_id: span.doc_id.clone(),
+                        title: span.title.clone(),
+                        heading_path: vec![span.title.clone()],
+                        doc_type: "policy".into(),
+                        language: span.language.clone(),
+                        audience: if clause.internal {
+                            "internal"
+                        } else {
+                            "public"
+                        }
+                        .into(),
+                        source: span.source.clone(),
+                        span: (span.start, span.end),
+                        text: span.text.clone(),
+                    });
+                    n
+                }
+            };
+            citations.push(Citation {
+                n,
+                chunk_id: format!("{}#{}", span.doc_id, clause.clause),
+                doc_id: span.doc_id.clone(),
+                title: span.title.clone(),
+                heading_path: vec![span.title.clone()],
+                source: span.source.clone(),
+                span: (span.start, span.end),
+                quote: span.text.clone(),
+            });
+            if citations.len() == 4 {
+                break;
+            }
+        }
+        if composed.abstained {
+            // the decision answers what the passages could not
+            composed.sentences = Vec::new();
+            composed.abstained = false;
+            composed.reason = None;
+            composed.handoff = None;
+        }
+        composed.sentences.insert(
+            0,
+            AnswerSentence {
+                text: d.text.clone(),
+                citations,
+            },
+        );
+        // the decision is the answer; what follows it is context and the steps to take
+        composed.sentences.truncate(1 + AFTER_DECISION);
+        let sep = if lang == Lang::Zh { "" } else { " " };
+        composed.text = composed
+            .sentences
+            .iter()
+            .map(|s| {
+                let markers: String = s.citations.iter().map(|c| format!("[{}]", c.n)).collect();
+                format!("{}{markers}", s.text)
+            })
+            .collect::<Vec<_>>()
+            .join(sep);
+    }
+}
