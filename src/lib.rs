@@ -38,6 +38,7 @@ pub use engine::{Answer, AnswerRequest, Engine, Timings};
 pub use error::{Error, Result};
 pub use index::build::{IndexOptions, IndexReport};
 pub use retrieve::{Filters, Hit, Mode, Scope, SearchRequest};
+pub use text::Lang;
 
 use analyze::Analyzer;
 

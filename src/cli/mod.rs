@@ -2,6 +2,7 @@
 //! file per command. Only this module and `main.rs` know clap and anyhow.
 
 mod ask;
+mod chat;
 mod customers;
 mod eval;
 mod index;
@@ -38,6 +39,8 @@ enum Command {
     /// Answer a question from the knowledge base, citing the sources of every sentence (or say
     /// why not).
     Ask(ask::Args),
+    /// The agents' console: a conversation with follow-ups, the customer panel and decisions.
+    Chat(chat::Args),
     /// Serve the HTTP API (fetches the models and indexes the corpus first when needed).
     Serve(serve::Args),
     /// Fetch, verify and convert the embedding model and the ONNX Runtime library.
@@ -98,6 +101,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Index(args) => index::run(config, args),
         Command::Search(args) => search::run(config, args),
         Command::Ask(args) => ask::run(config, args),
+        Command::Chat(args) => chat::run(config, args),
         Command::Serve(args) => serve::run(config, args),
         Command::Models { action } => models::run(&config, action),
         Command::Answer { action } => learn::answer(&config, action),

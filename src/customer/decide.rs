@@ -382,7 +382,15 @@ fn repair(
     b.clauses.extend(per.clauses.iter().cloned());
     let window = Some((per.starts, per.expires));
     let inside = facts.as_of >= per.starts && facts.as_of <= per.expires;
-    let damage = ask.damage.unwrap_or(Damage::Unspecified);
+    // a bulletin's symptom is a defect, however the customer put it
+    let symptom = terms.bulletins.iter().any(|sb| {
+        ask.fault.as_deref().is_some_and(|f| sb.matches_symptom(f))
+            && sb.models.iter().any(|m| m.eq_ignore_ascii_case(&p.model))
+    });
+    let damage = match ask.damage {
+        None | Some(Damage::Unspecified) if symptom => Damage::Defect,
+        other => other.unwrap_or(Damage::Unspecified),
+    };
     let w = terms.warranty.as_ref();
 
     if !inside && facts.as_of > per.expires {

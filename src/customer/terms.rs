@@ -710,8 +710,9 @@ fn heading_number(line: &str) -> Option<u32> {
 }
 
 /// The byte range of clause `label` in a policy's text: `S` is section S's heading and its
-/// first paragraph; `S.N` is the paragraph that starts `S.N `, or else the N-th numbered item
-/// (`N. `) of section S.
+/// first block; `S.N` is the paragraph that starts `S.N `, else the N-th numbered item (`N. `)
+/// of section S, else its N-th block (a paragraph, a list item or a table: translations do not
+/// always number their clauses), else its first block.
 pub fn locate_clause(text: &str, label: &str) -> Option<(usize, usize)> {
     let (sec, item) = match label.split_once('.') {
         Some((s, n)) => (
@@ -737,35 +738,64 @@ pub fn locate_clause(text: &str, label: &str) -> Option<(usize, usize)> {
         .position(|(_, l)| l.starts_with("## ") || l.starts_with("# "))
         .map(|i| start_ix + 1 + i)
         .unwrap_or(lines.len());
-    let body = &lines[start_ix + 1..section_end];
-    let paragraph = |from: usize| -> (usize, usize) {
-        let (s, _) = body[from];
-        let mut end = s;
-        for (off, l) in &body[from..] {
-            if l.trim().is_empty() && *off > s {
-                break;
-            }
-            end = off + l.trim_end().len();
-        }
-        (s, end)
+    let blocks = blocks_of(&lines[start_ix + 1..section_end]);
+    let Some(n) = item else {
+        let (_, end) = *blocks.first()?;
+        return Some((lines[start_ix].0, end));
     };
-    match item {
-        None => {
-            let first = body.iter().position(|(_, l)| !l.trim().is_empty())?;
-            let (_, end) = paragraph(first);
-            Some((lines[start_ix].0, end))
-        }
-        Some(n) => {
-            let dotted = format!("{sec}.{n} ");
-            if let Some(i) = body.iter().position(|(_, l)| l.starts_with(&dotted)) {
-                return Some(paragraph(i));
+    let dotted = format!("{sec}.{n} ");
+    let numbered = format!("{n}. ");
+    let starts_with = |p: &str| {
+        blocks
+            .iter()
+            .find(|(s, _)| text[*s..].starts_with(p))
+            .copied()
+    };
+    starts_with(&dotted)
+        .or_else(|| starts_with(&numbered))
+        .or_else(|| blocks.get(n as usize - 1).copied())
+        .or_else(|| blocks.first().copied())
+}
+
+fn is_list_item(l: &str) -> bool {
+    let t = l.trim_start();
+    t.starts_with("- ")
+        || t.starts_with("* ")
+        || t.split_once(". ")
+            .is_some_and(|(d, _)| !d.is_empty() && d.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The blocks of a section's lines: paragraphs, list items (one each) and tables (one each),
+/// as byte ranges without their trailing line breaks.
+fn blocks_of(lines: &[(usize, &str)]) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    let mut open: Option<(usize, usize, bool)> = None; // start, end, is a table
+    for (off, l) in lines {
+        let t = l.trim();
+        let end = off + l.trim_end().len();
+        if t.is_empty() {
+            if let Some((s, e, _)) = open.take() {
+                out.push((s, e));
             }
-            let numbered = format!("{n}. ");
-            let i = body.iter().position(|(_, l)| l.starts_with(&numbered))?;
-            let (s, l) = body[i];
-            Some((s, s + l.trim_end().len()))
+            continue;
+        }
+        let table = t.starts_with('|');
+        match open {
+            Some((s, _, was_table)) if !is_list_item(l) && was_table == table => {
+                open = Some((s, end, table));
+            }
+            _ => {
+                if let Some((s, e, _)) = open.take() {
+                    out.push((s, e));
+                }
+                open = Some((*off, end, table));
+            }
         }
     }
+    if let Some((s, e, _)) = open {
+        out.push((s, e));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -840,6 +870,12 @@ mod tests {
         let (s, e) = locate_clause(text, "3.2").expect("3.2");
         assert_eq!(&text[s..e], "2. two");
         assert_eq!(locate_clause(text, "4.1"), None);
+        // a translation without clause numbers: the N-th block of the section
+        let zh = "## 二、开始\n\n- 线上订单：签收日期；\n- 门店：发票日期；\n\n## 四、手机\n\n整机保修 12 个月。\n";
+        let (s, e) = locate_clause(zh, "2.2").expect("2.2");
+        assert_eq!(&zh[s..e], "- 门店：发票日期；");
+        let (s, e) = locate_clause(zh, "4.3").expect("4.3");
+        assert_eq!(&zh[s..e], "整机保修 12 个月。");
         let b = Bulletin {
             reference: "SB".into(),
             models: vec![],

@@ -3,6 +3,7 @@
 //! what they share: workspaces, the server, the LLM stand-in and outside tools.
 
 mod answer;
+mod chat;
 mod consistency;
 mod corpus;
 mod customer;

@@ -22,7 +22,7 @@ pub struct ChatBody {
     /// Decide as of this day (`YYYY-MM-DD`; default today in the customer's time zone).
     #[serde(default)]
     #[schema(value_type = Option<String>, format = Date)]
-    pub as_of: Option<NaiveDate>,
+    pub as_of: Option<String>,
     /// As in AnswerBody.
     #[serde(default)]
     #[schema(minimum = 1, maximum = 50)]

@@ -129,6 +129,17 @@ pub async fn chat(
             }
         }
     }
+    let as_of = match body.as_of.as_deref() {
+        None => None,
+        Some(d) => Some(
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                ApiError::bad_request(format!(
+                    "`as_of` must be a date written YYYY-MM-DD, not `{}`",
+                    crate::error::printable(d)
+                ))
+            })?,
+        ),
+    };
     let use_llm = match body.composer.as_deref() {
         None | Some("llm") => cfg.answer.llm.is_some(),
         Some("extractive") => false,
@@ -147,7 +158,7 @@ pub async fn chat(
         customer_id: body.customer_id,
         channel,
         message: body.message,
-        as_of: body.as_of,
+        as_of,
         caller: call.key.clone(),
         any_session: call.role != Role::Bot,
         scope: Scope::of_role(call.role),

@@ -252,7 +252,7 @@ mod tests {
         listed.sort();
         routed.sort();
         assert_eq!(listed, routed);
-        assert_eq!(routed.len(), 12);
+        assert_eq!(routed.len(), 14);
     }
 
     #[test]
@@ -283,7 +283,7 @@ mod tests {
         let n = ids.len();
         ids.sort();
         ids.dedup();
-        assert_eq!((ids.len(), n), (12, 12));
+        assert_eq!((ids.len(), n), (14, 14));
     }
 
     #[test]
