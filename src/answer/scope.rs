@@ -318,7 +318,7 @@ impl Scope<'_> {
 
     /// The catalogue models the question names, and the model-like identifiers it names that
     /// the knowledge base never mentions.
-    fn models_named(&self, query: &Query) -> Result<(Vec<&Model>, Vec<String>)> {
+    pub fn models_named(&self, query: &Query) -> Result<(Vec<&Model>, Vec<String>)> {
         let mut toks = Vec::new();
         self.index
             .analyzer()

@@ -180,6 +180,10 @@ fn exam(config: &Config, args: &Args) -> anyhow::Result<ExitCode> {
     let Some(path) = &args.exam else {
         return Err(Error::InvalidRequest("give --dataset or --exam".into()).into());
     };
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    if eval::dialogue::is_dialogue_file(&text) {
+        return dialogue(config, path, args.json);
+    }
     let exam = eval::exam::Exam::load(path)?;
     if args.llm && config.answer.llm.is_none() {
         return Err(Error::config(
@@ -305,5 +309,61 @@ fn rewrite(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     row("kefu", &r.kefu);
     row("no_rewrite", &r.baselines.no_rewrite);
     row("prepend_previous", &r.baselines.prepend_previous);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--exam` on a dialogue exam.
+fn dialogue(config: &Config, path: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
+    let engine = super::index_and_open(config.clone(), !json)?;
+    let progress = !json && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let r = eval::dialogue::grade(&engine, path, &mut |done, total| {
+        if progress {
+            eprint!("\rconversations: {done}/{total}");
+            if done == total {
+                eprintln!();
+            }
+        }
+    })?;
+    if json {
+        println!("{}", serde_json::to_string(&r)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for f in &r.failures {
+        println!(
+            "{}#{} {:<14} {:?}: {}\n         searched: {}\n         reference: {}",
+            f.conversation, f.turn, f.kind, f.failure.outcome, f.question, f.searched, f.reference
+        );
+        if !f.failure.missing.is_empty() {
+            println!("         missing: {}", f.failure.missing.join(" · "));
+        }
+    }
+    println!(
+        "\n{} conversations, {} turns; p50 {:.1} ms per turn",
+        r.conversations, r.turns, r.p50_ms
+    );
+    println!(
+        "{:<18} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "system", "all", "turn 1", "turns 2+", "wrong 2+", "2+ by lang"
+    );
+    let row = |name: &str, s: &eval::dialogue::SystemFigures| {
+        let langs: Vec<String> = s
+            .later_by_lang
+            .iter()
+            .map(|(l, f)| format!("{l} {:.3}", f.automation))
+            .collect();
+        println!(
+            "{:<18} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {}",
+            name,
+            s.all.automation,
+            s.first_turns.automation,
+            s.later_turns.automation,
+            s.later_turns.wrong_rate,
+            langs.join(", ")
+        );
+    };
+    row("kefu", &r.kefu);
+    for (name, s) in &r.baselines {
+        row(name, s);
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -31,6 +31,10 @@ pub trait Names {
     fn models(&self, text: &str) -> Vec<String>;
     /// The category of a model (`phone`).
     fn category(&self, model: &str) -> Option<String>;
+    /// The catalogue's models of a category.
+    fn models_of(&self, _category: &str) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// No catalogue: open-domain dialogues.
@@ -181,8 +185,6 @@ const EN_THING_PRONOUNS: &[(&str, bool)] = &[
     ("that one", false),
     ("it", false),
     ("its", true),
-    ("this", false),
-    ("that", false),
 ];
 
 /// Resolves `question` in `dialogue`.
@@ -198,7 +200,7 @@ pub fn resolve(question: &str, lang: Lang, dialogue: &Dialogue<'_>, names: &dyn 
     // 1–2: ellipsis borrows the earlier ask, whatever the thing it swaps in
     if let (Some(prev), Some(x)) = (dialogue.previous, elliptic(q, lang)) {
         if let Some(text) = substitute(prev, &x, lang, names, dialogue.product) {
-            let product = named.first().cloned().or(carried);
+            let product = names.models(&text).first().cloned().or(carried);
             return Resolved {
                 text,
                 how: How::Ellipsis,
@@ -229,7 +231,7 @@ pub fn resolve(question: &str, lang: Lang, dialogue: &Dialogue<'_>, names: &dyn 
     }
     // 5: a part, a price or the cover of the device talked about
     if let Some(product) = dialogue.product {
-        if about_a_device(q, lang) {
+        if carries(q, lang, product, names) {
             let text = match lang {
                 Lang::Zh => format!("{product} {q}"),
                 _ => format!("{q} ({product})"),
@@ -319,7 +321,7 @@ fn elliptic(q: &str, lang: Lang) -> Option<String> {
             let verbish = [
                 "is ", "does ", "do ", "can ", "will ", "how ", "what ", "why ",
             ];
-            ((1..=6).contains(&words) && !verbish.iter().any(|v| rest.starts_with(v)))
+            ((1..=10).contains(&words) && !verbish.iter().any(|v| rest.starts_with(v)))
                 .then_some(rest)
         }
     }
@@ -353,8 +355,26 @@ fn substitute(
         }
         return None;
     }
-    // a part for a part
-    let (x_part, s, e) = detect_part_span(x, category.as_deref())?;
+    // "the 65 inch one", "the other one": another model of the same kind
+    if let (Some(p), Some(cat)) = (product, category.as_deref()) {
+        if let Some(other) = sibling(x, p, &names.models_of(cat)) {
+            if let Some(text) = replace_ci(prev, p, &other) {
+                return Some(text);
+            }
+        }
+    }
+    let Some((x_part, s, e)) = detect_part_span(x, category.as_deref()) else {
+        // no part, no model: an error code for an error code, a word for its sibling
+        // (「无线」 for 「有线」, 「铂金」 for 「黄金」), else the thing beside the earlier ask
+        return Some(
+            swap_code(prev, x)
+                .or_else(|| swap_sibling_word(prev, x, lang))
+                .unwrap_or_else(|| match lang {
+                    Lang::Zh => format!("{prev} {x}"),
+                    _ => format!("{prev} ({x})"),
+                }),
+        );
+    };
     // a short phrase whole ("the wall bracket"), else the words naming the part
     let x_word = if x.split_whitespace().count() <= 3 {
         strip_article(x)
@@ -377,6 +397,111 @@ fn substitute(
         (None, Lang::Zh) => Some(format!("{x_word} {prev}")),
         (None, _) => Some(format!("{prev} ({x_word})")),
     }
+}
+
+/// Another model of the carried one's kind that `x` points at: the one whose name has the
+/// number `x` gives ("the 65 inch one"), or the only other one ("the other one").
+fn sibling(x: &str, product: &str, models: &[String]) -> Option<String> {
+    let others: Vec<&String> = models
+        .iter()
+        .filter(|m| !m.eq_ignore_ascii_case(product))
+        .collect();
+    let digits: String = x.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() >= 2 {
+        let hit: Vec<&&String> = others.iter().filter(|m| m.contains(&digits)).collect();
+        return (hit.len() == 1).then(|| hit[0].to_string());
+    }
+    let lower = x.to_lowercase();
+    // "the pro" after the X9: the model that is the carried one's name and a word of `x`
+    let grown: Vec<&&String> = others
+        .iter()
+        .filter(|m| {
+            let ml = m.to_lowercase();
+            let pl = product.to_lowercase();
+            ml.strip_prefix(&pl).is_some_and(|rest| {
+                let rest = rest.trim();
+                !rest.is_empty() && lower.contains(rest)
+            })
+        })
+        .collect();
+    if grown.len() == 1 {
+        return Some(grown[0].to_string());
+    }
+    let points_away = [
+        "other",
+        "another",
+        "different",
+        "另一",
+        "另外",
+        "那款",
+        "别的",
+    ]
+    .iter()
+    .any(|w| lower.contains(w));
+    (points_away && others.len() == 1).then(|| others[0].to_string())
+}
+
+/// An error code or number in `x` in place of the one `prev` has (`E6` → `F0`, `2001` →
+/// `2003`).
+fn swap_code(prev: &str, x: &str) -> Option<String> {
+    // alphanumeric tokens with a digit, not part of a model name (`AC-3500`), and their shape
+    let codes = |s: &str| -> Vec<(usize, usize, bool)> {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i].is_ascii_alphanumeric() {
+                let start = i;
+                while i < b.len() && b[i].is_ascii_alphanumeric() {
+                    i += 1;
+                }
+                let tok = &s[start..i];
+                let after_dash = start > 0 && b[start - 1] == b'-';
+                if tok.chars().any(|c| c.is_ascii_digit()) && tok.len() <= 6 && !after_dash {
+                    out.push((start, i, tok.chars().any(|c| c.is_ascii_alphabetic())));
+                }
+            } else {
+                i += 1;
+            }
+        }
+        out
+    };
+    let &(xs, xe, x_letters) = codes(x).first()?;
+    let new = &x[xs..xe];
+    let (ps, pe, _) = codes(prev).into_iter().find(|(_, _, l)| *l == x_letters)?;
+    (new != &prev[ps..pe]).then(|| format!("{}{}{}", &prev[..ps], new, &prev[pe..]))
+}
+
+/// A Chinese word of `x` in place of a word of `prev` as long that shares its last or first
+/// character (「无线」 for 「有线」).
+fn swap_sibling_word(prev: &str, x: &str, lang: Lang) -> Option<String> {
+    if lang != Lang::Zh {
+        return None;
+    }
+    let xs: Vec<char> = x.chars().filter(|c| !c.is_whitespace()).collect();
+    if !(2..=4).contains(&xs.len()) {
+        return None;
+    }
+    let ps: Vec<(usize, char)> = prev.char_indices().collect();
+    for w in ps.windows(xs.len()) {
+        let word: Vec<char> = w.iter().map(|(_, c)| *c).collect();
+        if word == xs || word.iter().any(|c| !is_han(*c)) {
+            continue;
+        }
+        let same_end = word.last() == xs.last() && word.first() != xs.first();
+        let same_start = word.first() == xs.first() && word.last() != xs.last();
+        if same_end || same_start {
+            let start = w[0].0;
+            let end = w[w.len() - 1].0 + w[w.len() - 1].1.len_utf8();
+            let new: String = xs.iter().collect();
+            return Some(format!("{}{}{}", &prev[..start], new, &prev[end..]));
+        }
+    }
+    None
+}
+
+fn is_han(c: char) -> bool {
+    ('\u{4e00}'..='\u{9fff}').contains(&c)
 }
 
 fn strip_article(x: &str) -> String {
@@ -458,6 +583,28 @@ fn replace_person_pronoun(q: &str, topic: &str) -> Option<String> {
     replace_en_word(q, EN_PRONOUNS, topic.trim())
 }
 
+/// Where `word` stands as a whole word in `lower`.
+fn find_word(lower: &str, word: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = lower[from..].find(word) {
+        let at = from + i;
+        let end = at + word.len();
+        let before = lower[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let after = lower[end..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric());
+        if before && after {
+            return Some(at);
+        }
+        from = end;
+    }
+    None
+}
+
 /// "my phone" → the customer's phone.
 fn customer_product(
     q: &str,
@@ -510,6 +657,12 @@ fn customer_product(
                 }
             }
             _ => {
+                if products.len() == 1 {
+                    if let Some(at) = find_word(&lower, "mine") {
+                        let text = format!("{}my {model}{}", &q[..at], &q[at + 4..]);
+                        return Some((text, model.clone()));
+                    }
+                }
                 for w in *en {
                     let mine_w = format!("my {w}");
                     if let Some(i) = lower.find(&mine_w) {
@@ -532,75 +685,75 @@ fn customer_product(
     None
 }
 
-/// Whether a question without a model asks about a device: a part, a price, the cover, or a
-/// generic device word.
-fn about_a_device(q: &str, lang: Lang) -> bool {
-    if detect_part(q, None).is_some() {
-        return true;
-    }
+/// Whether a question without a model is about the product talked about: not a question on
+/// the service itself (hotline, membership, shipping, privacy, an order or repair number), not
+/// about another brand, and not naming another kind of product.
+fn carries(q: &str, lang: Lang, product: &str, names: &dyn Names) -> bool {
     let lower = q.to_lowercase();
-    let cues: &[&str] = match lang {
-        Lang::Zh => &[
-            "保修",
-            "多少钱",
-            "价格",
-            "费用",
-            "换",
-            "修",
-            "防水",
-            "重量",
-            "多重",
-            "尺寸",
-            "续航",
-            "充电",
-            "怎么用",
-            "设置",
-            "支持",
-            "兼容",
-            "配件",
-            "颜色",
-            "型号",
-            "手机",
-            "电视",
-            "耳机",
-            "笔记本",
-            "洗衣机",
-            "空调",
-            "机器",
-            "设备",
-        ],
-        _ => &[
-            "warranty",
-            "covered",
-            "cost",
-            "price",
-            "how much",
-            "repair",
-            "replace",
-            "waterproof",
-            "weigh",
-            "size",
-            "charge",
-            "charging",
-            "battery life",
-            "support",
-            "compatible",
-            "work with",
-            "set up",
-            "setup",
-            "reset",
-            "install",
-            "the phone",
-            "the tv",
-            "the laptop",
-            "the earbuds",
-            "the washer",
-            "the device",
-            "the machine",
-            "the unit",
-        ],
-    };
-    cues.iter().any(|c| lower.contains(c))
+    const SERVICE: &[&str] = &[
+        "客服",
+        "热线",
+        "电话",
+        "会员",
+        "积分",
+        "铂金",
+        "黄金",
+        "白银",
+        "快递",
+        "发货",
+        "物流",
+        "配送",
+        "隐私",
+        "个人信息",
+        "门店",
+        "营业",
+        "发票",
+        "维修单",
+        "rma",
+        "退款",
+        "订单",
+        "support number",
+        "hotline",
+        "phone number",
+        "contact",
+        "membership",
+        "member",
+        "points",
+        "tier",
+        "platinum",
+        "gold",
+        "silver",
+        "shipping",
+        "delivery time",
+        "privacy",
+        "personal data",
+        "store hours",
+        "opening hours",
+        "invoice",
+        "order status",
+        "refund",
+    ];
+    const BRANDS: &[&str] = &[
+        "格力", "美的", "海尔", "小米", "华为", "苹果", "三星", "索尼", "戴森", "iphone",
+        "samsung", "sony", "apple", "xiaomi", "huawei", "gree", "midea", "haier", "dyson", "lg ",
+    ];
+    if SERVICE.iter().chain(BRANDS).any(|w| lower.contains(w)) {
+        return false;
+    }
+    const KINDS: &[(&str, &[&str])] = &[
+        ("phone", &["手机", "phone"]),
+        ("laptop", &["笔记本", "电脑", "laptop", "notebook"]),
+        ("tv", &["电视", "tv", "television"]),
+        ("earbuds", &["耳机", "earbuds", "earphones"]),
+        ("washer", &["洗衣机", "washer", "washing machine"]),
+        ("air_conditioner", &["空调", "air conditioner", "aircon"]),
+    ];
+    let own = names.category(product);
+    let other_kind = KINDS.iter().any(|(cat, words)| {
+        own.as_deref() != Some(*cat) && words.iter().any(|w| lower.contains(w))
+    });
+    let _ = lang;
+    !other_kind
 }
 
 /// The open-domain Chinese rule: the referent the two earlier turns share (or the user's

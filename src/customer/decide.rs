@@ -608,8 +608,8 @@ fn tiancare_accidental(
             break end;
         }
         k += 1;
-        year_start = chrono::Months::new(12 * k)
-            .pipe(|m| activated.checked_add_months(m))
+        year_start = activated
+            .checked_add_months(chrono::Months::new(12 * k))
             .ok_or_else(|| Undecidable("coverage year out of range".into()))?;
     };
     b.clauses.push(t.accidental_clause.clone());
@@ -652,13 +652,6 @@ fn tiancare_accidental(
         cost,
     )))
 }
-
-trait Pipe: Sized {
-    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
-        f(self)
-    }
-}
-impl<T> Pipe for T {}
 
 fn return_(
     terms: &Terms,

@@ -5,7 +5,6 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::answer::scope::Verdict;
 use crate::answer::{AnswerSentence, Citation, CitedPassage};
 use crate::converse::{resolve, Dialogue, How, Names, Resolved};
 use crate::customer::ask::{detect_damage, Ask, Damage};
@@ -97,11 +96,7 @@ struct EngineNames<'a> {
 
 impl Names for EngineNames<'_> {
     fn models(&self, text: &str) -> Vec<String> {
-        let q = self.engine.analyse(text);
-        match self.engine.scope(&q, self.scope) {
-            Ok(Verdict::InScope { models, .. }) => models,
-            _ => Vec::new(),
-        }
+        self.engine.models_named(text, self.scope)
     }
 
     fn category(&self, model: &str) -> Option<String> {
@@ -112,6 +107,10 @@ impl Names for EngineNames<'_> {
             .iter()
             .find(|m| m.name.eq_ignore_ascii_case(model))
             .and_then(|m| m.category.clone())
+    }
+
+    fn models_of(&self, category: &str) -> Vec<String> {
+        self.engine.models_of(category, self.scope)
     }
 }
 

@@ -550,6 +550,31 @@ impl Engine {
         .check(query)
     }
 
+    /// The catalogue models a text names (by name, alias or shorthand), whatever else it asks.
+    pub fn models_named(&self, text: &str, scope: Scope) -> Vec<String> {
+        let query = self.analyse(text);
+        scope_check::Scope {
+            catalogue: self.catalogue.for_scope(scope),
+            lexicon: answer::scope::Lexicon::builtin(),
+            index: &self.generation,
+            stats: Stats::of(scope),
+        }
+        .models_named(&query)
+        .map(|(models, _)| models.into_iter().map(|m| m.name.clone()).collect())
+        .unwrap_or_default()
+    }
+
+    /// The models of a category in the catalogue.
+    pub fn models_of(&self, category: &str, scope: Scope) -> Vec<String> {
+        self.catalogue
+            .for_scope(scope)
+            .models
+            .iter()
+            .filter(|m| m.category.as_deref() == Some(category))
+            .map(|m| m.name.clone())
+            .collect()
+    }
+
     /// The answer to a question the scope check turned away.
     fn abstain_early(
         &self,

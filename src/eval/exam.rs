@@ -243,10 +243,10 @@ pub struct ExamReport {
 }
 
 /// One question's grade and what the engine said.
-struct Graded {
-    outcome: Outcome,
-    abstained_with: Option<String>,
-    failure: Option<Failure>,
+pub(crate) struct Graded {
+    pub(crate) outcome: Outcome,
+    pub(crate) abstained_with: Option<String>,
+    pub(crate) failure: Option<Failure>,
 }
 
 /// Asks every question of `engine` as a customer (public scope) and grades the answers; with
@@ -304,7 +304,7 @@ pub fn grade(
     })
 }
 
-fn tally(rows: &[(&Question, &Graded)]) -> Figures {
+pub(crate) fn tally(rows: &[(&Question, &Graded)]) -> Figures {
     let mut f = Figures {
         questions: rows.len(),
         ..Figures::default()
@@ -370,7 +370,7 @@ pub fn holds_facts(facts: &[Vec<String>], c: &crate::answer::Composed) -> bool {
 }
 
 /// Grades one answer against its question.
-fn grade_one(q: &Question, c: &crate::answer::Composed) -> Graded {
+pub(crate) fn grade_one(q: &Question, c: &crate::answer::Composed) -> Graded {
     let abstained_with = c
         .abstained
         .then(|| c.reason.map_or("abstained", |r| r.as_str()).to_string());

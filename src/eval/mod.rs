@@ -7,6 +7,7 @@
 
 mod answers;
 pub mod decisions;
+pub mod dialogue;
 pub mod exam;
 mod prepare;
 mod retrieval;

@@ -94,3 +94,85 @@ fn eval_reports_metrics_and_skips_self_hits() {
         text(&out)
     );
 }
+
+/// `--task rewrite` on a file of the public sets' layout: kefu's rewriter and both baselines,
+/// with every key others will read.
+#[test]
+fn rewrite_task_reports_kefu_and_both_baselines() {
+    let ws = Workspace::with_own_corpus();
+    let file = ws.dir.path().join("rw.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            "{\"lang\":\"zh\",\"context\":[\"玩狼人杀吗\",\"你爱玩狼人杀\"],\"question\":\"这个挺好玩的\",\"rewrite\":\"狼人杀挺好玩的\"}\n",
+            "{\"lang\":\"en\",\"context\":[\"Cary Grant\",\"Legacy\"],\"question\":\"Did he win any awards\",\"rewrite\":\"Did Cary Grant win any awards\"}\n",
+            "{\"lang\":\"en\",\"context\":[\"Cary Grant\",\"Legacy\"],\"question\":\"What happened in 1950?\",\"rewrite\":\"What happened in 1950?\"}\n",
+        ),
+    )
+    .expect("write");
+    let out = ws.run(&[
+        "eval",
+        "--task",
+        "rewrite",
+        "--file",
+        file.to_str().expect("utf8"),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        (v["task"].as_str(), v["rows"].as_u64()),
+        (Some("rewrite"), Some(3))
+    );
+    for sys in [
+        &v,
+        &v["baselines"]["no_rewrite"],
+        &v["baselines"]["prepend_previous"],
+    ] {
+        for key in [
+            "exact_match",
+            "restoration_p",
+            "restoration_r",
+            "restoration_f1",
+            "bleu",
+            "false_rewrite_rate",
+        ] {
+            assert!(sys[key].is_number(), "{key} missing in {sys}");
+        }
+    }
+    // both rewrites exact, the standalone question left alone
+    assert_eq!(v["exact_match"], 1.0, "{v}");
+    assert_eq!(v["false_rewrite_rate"], 0.0);
+    assert_eq!(v["baselines"]["no_rewrite"]["restoration_r"], 0.0);
+    // a bad row is named by its line
+    std::fs::write(&file, "{\"question\": 3}\n").expect("write");
+    let out = ws.run(&[
+        "eval",
+        "--task",
+        "rewrite",
+        "--file",
+        file.to_str().expect("utf8"),
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("rw.jsonl:1"), "{}", text(&out));
+}
+
+/// `--task decisions` on the decision tables of the repository: every case right.
+#[test]
+fn decisions_task_grades_the_tables() {
+    let ws = Workspace::new(&crate::repo().join("corpus"));
+    for table in ["exams/decisions.jsonl", "exams/decisions-fresh.jsonl"] {
+        let file = crate::repo().join(table);
+        let out = ws.run(&[
+            "eval",
+            "--task",
+            "decisions",
+            "--file",
+            file.to_str().expect("utf8"),
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(v["accuracy"], 1.0, "{table}: {}", v["failures"]);
+    }
+}
