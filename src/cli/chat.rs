@@ -179,6 +179,8 @@ pub fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         }
         let input = TurnInput {
             session_id: session.clone(),
+            create_named: false,
+            stateless_history: None,
             customer_id: customer.clone(),
             channel: args.channel,
             message: line.to_string(),

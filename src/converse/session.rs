@@ -142,6 +142,32 @@ impl Sessions {
         Ok(Ok(s))
     }
 
+    /// [`Sessions::for_turn`] for a session whose id the caller chose (an OpenAI client's
+    /// `user`): created when it does not exist yet.
+    pub fn for_turn_named(
+        &self,
+        id: &str,
+        caller: &str,
+        customer_id: Option<&str>,
+        channel: Channel,
+        now: DateTime<Utc>,
+    ) -> Result<std::result::Result<Session, SessionError>> {
+        match self.for_turn(Some(id), caller, false, customer_id, channel, now)? {
+            Err(SessionError::NotFound) => Ok(Ok(Session {
+                id: id.to_string(),
+                created_by: caller.to_string(),
+                customer_id: customer_id.map(str::to_string),
+                channel,
+                created_at: now,
+                updated_at: now,
+                turns: 0,
+                product: None,
+                previous: None,
+            })),
+            other => Ok(other),
+        }
+    }
+
     /// The last `n` turns of a session, oldest first.
     pub fn recent(&self, session: &Session, n: usize) -> Result<Vec<TurnRecord>> {
         let first = session.turns.saturating_sub(n as u32) + 1;

@@ -22,6 +22,10 @@ use crate::Engine;
 /// What a turn is asked with.
 pub struct TurnInput {
     pub session_id: Option<String>,
+    /// Create the session `session_id` names when it does not exist (ids chosen by the client).
+    pub create_named: bool,
+    /// Earlier turns the client sent itself (a stateless client: no session is kept).
+    pub stateless_history: Option<History>,
     pub customer_id: Option<String>,
     pub channel: Channel,
     pub message: String,
@@ -127,14 +131,24 @@ impl Desk {
         input: &TurnInput,
     ) -> Result<std::result::Result<TurnOutput, TurnRefused>> {
         let now = Utc::now();
-        let mut session = match self.sessions.for_turn(
-            input.session_id.as_deref(),
-            &input.caller,
-            input.any_session,
-            input.customer_id.as_deref(),
-            input.channel,
-            now,
-        )? {
+        let found = match (&input.session_id, input.create_named) {
+            (Some(id), true) => self.sessions.for_turn_named(
+                id,
+                &input.caller,
+                input.customer_id.as_deref(),
+                input.channel,
+                now,
+            )?,
+            _ => self.sessions.for_turn(
+                input.session_id.as_deref(),
+                &input.caller,
+                input.any_session,
+                input.customer_id.as_deref(),
+                input.channel,
+                now,
+            )?,
+        };
+        let mut session = match found {
             Ok(s) => s,
             Err(e) => return Ok(Err(TurnRefused::Session(e))),
         };
@@ -167,14 +181,19 @@ impl Desk {
         let as_of = input
             .as_of
             .unwrap_or_else(|| crate::customer::dates::today_in(now, tz));
-        let recent = self.sessions.recent(&session, self.history_turns)?;
-        let history = History {
-            turns: recent
-                .iter()
-                .flat_map(|t| [t.message.clone(), t.answer.clone()])
-                .collect(),
-            previous: session.previous.clone(),
-            product: session.product.clone(),
+        let history = match &input.stateless_history {
+            Some(h) => h.clone(),
+            None => {
+                let recent = self.sessions.recent(&session, self.history_turns)?;
+                History {
+                    turns: recent
+                        .iter()
+                        .flat_map(|t| [t.message.clone(), t.answer.clone()])
+                        .collect(),
+                    previous: session.previous.clone(),
+                    product: session.product.clone(),
+                }
+            }
         };
         let reply = engine.chat(&ChatRequest {
             message: input.message.clone(),
@@ -214,7 +233,15 @@ impl Desk {
             as_of,
         };
         let product = reply.resolved.product.clone().or(session.product.clone());
-        let turn = self.sessions.record(&mut session, record, product)?;
+        let turn = if input.stateless_history.is_some() {
+            // nothing kept: the client holds the conversation
+            TurnRecord {
+                n: (history.turns.len() / 2 + 1) as u32,
+                ..record
+            }
+        } else {
+            self.sessions.record(&mut session, record, product)?
+        };
         Ok(Ok(TurnOutput {
             session,
             turn,

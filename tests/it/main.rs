@@ -12,6 +12,7 @@ mod eval;
 mod http;
 mod hybrid;
 mod models;
+mod openai;
 mod records;
 mod robustness;
 mod security;

@@ -22,7 +22,7 @@ fn sse(event: &str, data: &impl serde::Serialize) -> web::Bytes {
     web::Bytes::from(format!("event: {event}\ndata: {json}\n\n"))
 }
 
-fn refused(r: TurnRefused) -> ApiError {
+pub(super) fn refused(r: TurnRefused) -> ApiError {
     match r {
         TurnRefused::Session(SessionError::NotFound)
         | TurnRefused::Session(SessionError::NotYours) => {
@@ -51,7 +51,7 @@ fn refused(r: TurnRefused) -> ApiError {
     }
 }
 
-fn response(out: TurnOutput, generation: u64) -> ChatResponse {
+pub(super) fn response(out: TurnOutput, generation: u64) -> ChatResponse {
     let TurnOutput {
         session,
         turn,
@@ -155,6 +155,8 @@ pub async fn chat(
         .enter(&mut call, if use_llm { Lane::Llm } else { Lane::Heavy })?;
     let input = TurnInput {
         session_id: body.session_id,
+        create_named: false,
+        stateless_history: None,
         customer_id: body.customer_id,
         channel,
         message: body.message,

@@ -6,6 +6,7 @@ pub mod answer;
 pub mod chat;
 pub mod documents;
 pub mod jobs;
+pub mod openai;
 pub mod ops;
 pub mod search;
 
@@ -75,6 +76,7 @@ pub fn table() -> Vec<Route> {
         Route::of::<answer::__path_answer, _, _>(answer::answer),
         Route::of::<chat::__path_chat, _, _>(chat::chat),
         Route::of::<chat::__path_session, _, _>(chat::session),
+        Route::of::<openai::__path_completions, _, _>(openai::completions),
         Route::of::<documents::__path_get, _, _>(documents::get),
         Route::of::<documents::__path_put, _, _>(documents::put),
         Route::of::<documents::__path_delete, _, _>(documents::delete),
@@ -109,6 +111,8 @@ pub fn table() -> Vec<Route> {
         dto::chat::ChatBody,
         dto::chat::ChatResponse,
         dto::chat::SessionView,
+        openai::CompletionBody,
+        openai::Completion,
         dto::documents::Document,
         dto::documents::UploadBody,
         dto::jobs::Job,
@@ -252,7 +256,7 @@ mod tests {
         listed.sort();
         routed.sort();
         assert_eq!(listed, routed);
-        assert_eq!(routed.len(), 14);
+        assert_eq!(routed.len(), 15);
     }
 
     #[test]
@@ -283,7 +287,7 @@ mod tests {
         let n = ids.len();
         ids.sort();
         ids.dedup();
-        assert_eq!((ids.len(), n), (14, 14));
+        assert_eq!((ids.len(), n), (15, 15));
     }
 
     #[test]

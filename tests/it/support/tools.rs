@@ -67,3 +67,34 @@ pub fn promtool() -> &'static Path {
         bin
     })
 }
+
+/// A folder holding the official `openai` Python package (for `PYTHONPATH`): installed with pip
+/// into the target folder on first use.
+pub fn openai_package() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tools/openai");
+        if home.join("openai/__init__.py").exists() {
+            return home;
+        }
+        let staging = home.with_extension("install");
+        let _ = std::fs::remove_dir_all(&staging);
+        assert!(
+            run(Command::new("python3")
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--target"
+                ])
+                .arg(&staging)
+                .arg("openai>=1.40,<4")),
+            "could not install the `openai` Python package (python3 -m pip install openai)"
+        );
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::rename(&staging, &home).expect("move the installed package");
+        home
+    })
+}
