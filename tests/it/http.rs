@@ -183,7 +183,7 @@ fn every_operation_the_openapi_document_lists_is_routed() {
             );
         }
     }
-    assert_eq!(operations, 12);
+    assert_eq!(operations, 15);
     let (st, _) = s.call("OPTIONS", "/v1/documents/faq-general-zh", None, None);
     assert_eq!(st, 204);
 }
