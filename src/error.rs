@@ -63,6 +63,11 @@ pub enum Error {
     #[error("busy: {0}")]
     Busy(String),
 
+    /// An external service kefu depends on (the CRM) failed or answered nonsense; the
+    /// message says which lookup and why, never the personal data asked about.
+    #[error("{service} unavailable: {message}")]
+    Upstream { service: String, message: String },
+
     /// The work was cancelled (its deadline passed, its client left, or a newer request
     /// superseded it) before it finished; the field says where it stopped.
     #[error("cancelled during {0}")]
@@ -112,6 +117,7 @@ impl Error {
             Error::Store(_) => 500,
             Error::Index(_) => 500,
             Error::Conflict(_) => 409,
+            Error::Upstream { .. } => 502,
             Error::Cancelled(_) => 503,
             Error::Busy(_) => 503,
             Error::Internal(_) => 500,
@@ -132,6 +138,7 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::Store(_) => "store",
             Error::Index(_) => "index",
+            Error::Upstream { .. } => "upstream",
             Error::Cancelled(_) => "cancelled",
             Error::Busy(_) => "busy",
             Error::Internal(_) => "internal",

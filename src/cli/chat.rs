@@ -10,7 +10,7 @@ use chrono::NaiveDate;
 use kefu::customer::ask::{Ask, Damage, Intent};
 use kefu::customer::decide::{decide, Facts};
 use kefu::customer::say;
-use kefu::customer::{Customer, CustomerDirectory};
+use kefu::customer::Customer;
 use kefu::domain::{Channel, CustomerId};
 use kefu::retrieve::Scope;
 use kefu::service::chat::{Desk, TurnInput, TurnRefused};
@@ -42,7 +42,7 @@ fn find_customer(desk: &Desk, id: &str) -> anyhow::Result<Option<Customer>> {
     let Ok(cid) = CustomerId::parse(id) else {
         return Ok(None);
     };
-    Ok(desk.customers.by_id(&cid)?)
+    Ok(desk.directory.by_id(&cid)?)
 }
 
 /// The customer panel: tier and, per product, the warranty as of `day`.

@@ -21,7 +21,8 @@ pub enum Action {
         #[arg(long)]
         json: bool,
     },
-    /// Show a customer, found by customer id, order number or phone number.
+    /// Show a customer, found by customer id, order number or phone number — in the CRM of
+    /// `[crm]` when one is configured, else in the embedded directory.
     Show {
         id: String,
         /// Print the record as JSON.
@@ -90,7 +91,12 @@ fn import(config: &Config, file: Option<PathBuf>, json: bool) -> anyhow::Result<
 }
 
 fn show(config: &Config, key: &str, json: bool) -> anyhow::Result<ExitCode> {
-    let dir = directory(config)?;
+    // the directory turns are answered with: the CRM when one is configured (this shows its
+    // replies as kefu maps them), else the embedded one
+    let dir: Box<dyn CustomerDirectory> = match &config.crm {
+        Some(crm) => Box::new(customer::crm::CrmDirectory::new(crm)?),
+        None => Box::new(directory(config)?),
+    };
     let found = match kefu::domain::CustomerId::parse(key) {
         Ok(id) => dir.by_id(&id)?,
         Err(_) => None,

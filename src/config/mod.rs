@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 mod answer;
 mod chat;
 mod corpus;
+mod crm;
 mod http;
 mod index;
 mod records;
@@ -21,6 +22,13 @@ mod vector;
 pub use answer::{AnswerConfig, LlmConfig};
 pub use chat::ChatConfig;
 pub use corpus::{CorpusConfig, RedactConfig};
+pub use crm::{CrmConfig, CrmFields};
+/// kefu's field names per object of a customer record, as `[crm.fields]` maps them.
+pub mod crm_fields {
+    pub use super::crm::{
+        CUSTOMER_FIELDS, PURCHASE_FIELDS, REPAIR_FIELDS, TIANCARE_FIELDS, VALUE_FIELDS,
+    };
+}
 pub use http::{ApiKeyConfig, HttpConfig};
 pub use index::{AnalysisConfig, ChunkConfig, IndexConfig};
 pub use records::RecordsConfig;
@@ -51,6 +59,9 @@ pub struct Config {
     pub answer: AnswerConfig,
     pub records: RecordsConfig,
     pub chat: ChatConfig,
+    /// An external CRM to look customers up in (absent: the embedded directory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crm: Option<CrmConfig>,
     pub log: LogConfig,
 }
 
@@ -165,6 +176,9 @@ impl Config {
         self.index.validate()?;
         self.records.validate()?;
         self.chat.validate()?;
+        if let Some(crm) = &self.crm {
+            crm.validate()?;
+        }
         self.chunk.validate()?;
         self.search.validate()?;
         self.answer.validate()?;

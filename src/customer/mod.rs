@@ -5,6 +5,7 @@
 //! in docs/corpus-formats.md).
 
 pub mod ask;
+pub mod crm;
 pub mod dates;
 pub mod decide;
 pub mod directory;
@@ -207,7 +208,8 @@ pub trait CustomerDirectory: Send + Sync {
     fn by_id(&self, id: &CustomerId) -> Result<Option<Customer>>;
     /// By a phone number in any common writing (`+86 138-0013-5721`, `13800135721`).
     fn by_phone(&self, phone: &str) -> Result<Option<Customer>>;
-    /// By an order number (`TL20260315-482913`), any case.
+    /// By an order number (`TL20260315-482913`): in any case in the embedded directory; a CRM
+    /// is sent the number as written.
     fn by_order(&self, order: &str) -> Result<Option<Customer>>;
 }
 

@@ -10,6 +10,7 @@ use chrono::{NaiveDate, Utc};
 use crate::config::Config;
 use crate::converse::session::{SessionError, Sessions, TurnRecord};
 use crate::converse::Session;
+use crate::customer::crm::CrmDirectory;
 use crate::customer::directory::RecordsDirectory;
 use crate::customer::{import_jsonl, Customer, CustomerDirectory};
 use crate::domain::Channel;
@@ -60,7 +61,10 @@ pub struct TurnOutput {
 pub struct Desk {
     records: Arc<dyn Records>,
     pub sessions: Sessions,
+    /// The embedded directory (imports; lookups too when no CRM is configured).
     pub customers: RecordsDirectory,
+    /// Where a turn's customer is looked up: the CRM of `[crm]`, else the embedded directory.
+    pub directory: Arc<dyn CustomerDirectory>,
     history_turns: usize,
     time_zone: chrono_tz::Tz,
 }
@@ -89,6 +93,10 @@ impl Desk {
                 config.chat.idle_minutes,
             ),
             customers: RecordsDirectory::new(records.clone()),
+            directory: match &config.crm {
+                Some(crm) => Arc::new(CrmDirectory::new(crm)?),
+                None => Arc::new(RecordsDirectory::new(records.clone())),
+            },
             records,
             history_turns: config.chat.history_turns,
             time_zone: tz,
@@ -115,8 +123,13 @@ impl Desk {
         let mut n = 0;
         for f in files {
             let got = import_jsonl(&self.customers, &f)?;
-            for (line, why) in &got.failed {
-                tracing::warn!("{}:{line}: customer not loaded: {why}", f.display());
+            // the reasons can quote a record's values (personal data): `kefu customers import
+            // FILE` prints them to the operator; the log names the lines only
+            for (line, _) in &got.failed {
+                tracing::warn!(
+                    "{}:{line}: customer not loaded (`kefu customers import` says why)",
+                    f.display()
+                );
             }
             n += got.customers;
         }
@@ -157,20 +170,36 @@ impl Desk {
                 return Ok(Err(TurnRefused::OtherCustomer));
             }
         }
-        let customer: Option<Customer> =
-            match session.customer_id.clone().or(input.customer_id.clone()) {
-                None => None,
-                Some(id) => {
-                    let found = match crate::domain::CustomerId::parse(&id) {
-                        Ok(cid) => self.customers.by_id(&cid)?,
-                        Err(_) => None,
-                    };
-                    match found {
-                        Some(c) => Some(c),
-                        None => return Ok(Err(TurnRefused::CustomerNotFound(id))),
+        let mut unread: Option<String> = None;
+        let customer: Option<Customer> = match session
+            .customer_id
+            .clone()
+            .or(input.customer_id.clone())
+        {
+            None => None,
+            Some(id) => {
+                let found = match crate::domain::CustomerId::parse(&id) {
+                    Ok(cid) => self.directory.by_id(&cid),
+                    Err(_) => Ok(None),
+                };
+                match found {
+                    Ok(Some(c)) => Some(c),
+                    Ok(None) => return Ok(Err(TurnRefused::CustomerNotFound(id))),
+                    // the directory is down: the turn is answered from the knowledge base
+                    // alone, and says so; the session keeps the id for the next turn
+                    Err(e) => {
+                        tracing::warn!(error = %e, "customer lookup failed; answering without the customer's record");
+                        unread = Some(format!(
+                                "the customer's record could not be read ({e}); answered from the knowledge base alone, without their purchases"
+                            ));
+                        if session.customer_id.is_none() {
+                            session.customer_id = Some(id);
+                        }
+                        None
                     }
                 }
-            };
+            }
+        };
         if session.customer_id.is_none() {
             session.customer_id = customer.as_ref().map(|c| c.id.as_str().to_string());
         }
@@ -195,7 +224,7 @@ impl Desk {
                 }
             }
         };
-        let reply = engine.chat(&ChatRequest {
+        let mut reply = engine.chat(&ChatRequest {
             message: input.message.clone(),
             history: &history,
             customer: customer.as_ref(),
@@ -205,6 +234,9 @@ impl Desk {
             use_llm: input.use_llm,
             cancel: input.cancel.clone(),
         })?;
+        if let Some(w) = unread {
+            reply.answer.warnings.push(w);
+        }
         let composed = &reply.answer.composed;
         let mut cited: Vec<String> = composed
             .sentences

@@ -6,6 +6,7 @@ mod answer;
 mod chat;
 mod consistency;
 mod corpus;
+mod crm;
 mod customer;
 mod directory;
 mod eval;

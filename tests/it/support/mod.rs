@@ -1,5 +1,6 @@
 //! What the integration tests share.
 
+pub mod crm;
 pub mod llm;
 pub mod server;
 pub mod tools;
