@@ -10,15 +10,10 @@ Usage: cargo build --release && python3 benches/answer.py [--rounds 10]
 """
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
-import sys
-import time
-import urllib.request
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from kefu_server import post, quantile, serving
+
 QUESTIONS = [
     "How long is the standard warranty on the X9 Pro?",
     "How do I remove the transit bolts from the washing machine?",
@@ -33,45 +28,13 @@ QUESTIONS = [
 ]
 
 
-def quantile(v, q):
-    v = sorted(v)
-    return v[min(len(v) - 1, round((len(v) - 1) * q))]
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=10)
     args = ap.parse_args()
-    kefu = os.path.join(REPO, "target", "release", "kefu")
-    if not os.path.exists(kefu):
-        sys.exit("build kefu first: cargo build --release")
-    env = dict(os.environ)
-    env.setdefault("KEFU__ANSWER__CACHE", "0")
-    server = subprocess.Popen([kefu, "serve", "--bind", "127.0.0.1:0"], cwd=REPO, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        base = server.stdout.readline().strip().removeprefix("kefu: listening on ")
-        end = time.time() + 600
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/readyz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except Exception:
-                pass
-            if time.time() > end:
-                sys.exit("kefu did not become ready")
-            time.sleep(0.5)
-
+    with serving() as base:
         def ask(q):
-            req = urllib.request.Request(
-                f"{base}/v1/answer", method="POST",
-                data=json.dumps({"question": q, "composer": "extractive"}).encode(),
-                headers={"Content-Type": "application/json", "Authorization": "Bearer demo-bot-key"})
-            t = time.perf_counter()
-            with urllib.request.urlopen(req, timeout=30) as r:
-                body = json.loads(r.read())
-            return (time.perf_counter() - t) * 1000, body
+            return post(base, "/v1/answer", {"question": q, "composer": "extractive"})
 
         for q in QUESTIONS:
             ask(q)
@@ -87,9 +50,6 @@ def main():
               f"  (abstained {abstained})")
         print("kefu's stage medians: " + ", ".join(
             f"{k} {statistics.median(v):.2f}" for k, v in sorted(stages.items())))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

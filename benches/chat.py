@@ -9,14 +9,9 @@ Usage: cargo build --release && python3 benches/chat.py [--rounds 10]
 """
 
 import argparse
-import json
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from kefu_server import post, quantile, serving
+
 CONVERSATIONS = [
     ("C0001", ["我刚买的手机屏幕碎了怎么办", "那电池呢"]),
     ("C0002", ["I dropped my phone and cracked the screen, is it covered?", "and the battery?"]),
@@ -27,45 +22,13 @@ CONVERSATIONS = [
 ]
 
 
-def quantile(v, q):
-    v = sorted(v)
-    return v[min(len(v) - 1, round((len(v) - 1) * q))]
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=10)
     args = ap.parse_args()
-    kefu = os.path.join(REPO, "target", "release", "kefu")
-    if not os.path.exists(kefu):
-        sys.exit("build kefu first: cargo build --release")
-    env = dict(os.environ)
-    env.setdefault("KEFU__ANSWER__CACHE", "0")
-    server = subprocess.Popen([kefu, "serve", "--bind", "127.0.0.1:0"], cwd=REPO, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        base = server.stdout.readline().strip().removeprefix("kefu: listening on ")
-        end = time.time() + 600
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/readyz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except Exception:
-                pass
-            if time.time() > end:
-                sys.exit("kefu did not become ready")
-            time.sleep(0.5)
-
+    with serving() as base:
         def turn(body):
-            req = urllib.request.Request(
-                f"{base}/v1/chat", method="POST",
-                data=json.dumps(dict(body, composer="extractive")).encode(),
-                headers={"Content-Type": "application/json", "Authorization": "Bearer demo-bot-key"})
-            t = time.perf_counter()
-            with urllib.request.urlopen(req, timeout=30) as r:
-                reply = json.loads(r.read())
-            return (time.perf_counter() - t) * 1000, reply
+            return post(base, "/v1/chat", dict(body, composer="extractive"))
 
         def play(customer, messages, first, later, decided):
             session = None
@@ -90,9 +53,6 @@ def main():
         print(f"turns {len(both)}  p50 {quantile(both, 0.5):.1f} ms  p99 {quantile(both, 0.99):.1f} ms"
               f"  (first turns p50 {quantile(first, 0.5):.1f} ms, follow-ups p50 {quantile(later, 0.5):.1f} ms;"
               f" {sum(decided)} turns took a decision)")
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

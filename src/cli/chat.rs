@@ -38,11 +38,20 @@ fn parse_channel(s: &str) -> Result<Channel, String> {
         .ok_or_else(|| format!("`{s}` is not a channel (web, sms, voice, app, wechat)"))
 }
 
+/// The customer `id`; when the directory (a CRM) cannot be read, says so and goes on without
+/// the record, as turns do.
 fn find_customer(desk: &Desk, id: &str) -> anyhow::Result<Option<Customer>> {
     let Ok(cid) = CustomerId::parse(id) else {
         return Ok(None);
     };
-    Ok(desk.directory.by_id(&cid)?)
+    match desk.directory.by_id(&cid) {
+        Ok(found) => Ok(found),
+        Err(e @ kefu::Error::Upstream { .. }) => {
+            eprintln!("warning: the customer's record could not be read ({e})");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The customer panel: tier and, per product, the warranty as of `day`.
@@ -106,13 +115,23 @@ fn panel(desk_customer: &Customer, terms: &kefu::customer::terms::Terms, day: Na
 pub fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     let desk = Desk::open(&config)?;
     let engine = super::open_or_build(config.clone())?;
-    let terms =
-        kefu::customer::terms::Terms::load(&config.corpus.dir).map_err(anyhow::Error::msg)?;
     let mut customer = args.customer.clone();
     if let Some(id) = &customer {
-        if find_customer(&desk, id)?.is_none() {
-            eprintln!("no customer `{id}` (kefu customers show ID)");
+        let Ok(cid) = CustomerId::parse(id) else {
+            eprintln!("`{id}` is not a customer id");
             return Ok(ExitCode::from(2));
+        };
+        match desk.directory.by_id(&cid) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                eprintln!("no customer `{id}` (kefu customers show ID)");
+                return Ok(ExitCode::from(2));
+            }
+            // the CRM is down: the console still answers from the knowledge base
+            Err(e @ kefu::Error::Upstream { .. }) => {
+                eprintln!("warning: the customer's record could not be read ({e})");
+            }
+            Err(e) => return Err(e.into()),
         }
     }
     let mut as_of = args.as_of;
@@ -127,7 +146,7 @@ pub fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
             .flatten()
         {
             let day = day.unwrap_or_else(|| chrono::Utc::now().date_naive());
-            print!("{}", panel(&c, &terms, day));
+            print!("{}", panel(&c, engine.terms(), day));
         }
         Ok(())
     };
@@ -205,6 +224,9 @@ pub fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
             }
         };
         session = Some(turn.session.id.clone());
+        for w in &turn.reply.answer.warnings {
+            println!("  warning: {w}");
+        }
         let c = &turn.reply.answer.composed;
         if turn.turn.resolved != turn.turn.message {
             println!("  searched: {} ({})", turn.turn.resolved, turn.turn.how);

@@ -23,6 +23,7 @@
 //! are never referents (「知道」, 「喜欢」) were counted on rewrite-zh `train.jsonl`.
 
 use crate::customer::ask::{detect_part, detect_part_span};
+use crate::customer::{find_word, kinds_named, KIND_WORDS};
 use crate::text::Lang;
 
 /// The catalogue as the rewriter needs it.
@@ -584,55 +585,14 @@ fn replace_person_pronoun(q: &str, topic: &str) -> Option<String> {
 }
 
 /// Where `word` stands as a whole word in `lower`.
-fn find_word(lower: &str, word: &str) -> Option<usize> {
-    let mut from = 0;
-    while let Some(i) = lower[from..].find(word) {
-        let at = from + i;
-        let end = at + word.len();
-        let before = lower[..at]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_alphanumeric());
-        let after = lower[end..]
-            .chars()
-            .next()
-            .is_none_or(|c| !c.is_alphanumeric());
-        if before && after {
-            return Some(at);
-        }
-        from = end;
-    }
-    None
-}
-
 /// "my phone" → the customer's phone.
 fn customer_product(
     q: &str,
     lang: Lang,
     products: &[(String, String)],
 ) -> Option<(String, String)> {
-    const KINDS: &[(&str, &[&str], &[&str])] = &[
-        ("phone", &["手机"], &["phone", "mobile"]),
-        (
-            "laptop",
-            &["笔记本", "电脑"],
-            &["laptop", "notebook", "computer"],
-        ),
-        ("tv", &["电视"], &["tv", "television"]),
-        (
-            "earbuds",
-            &["耳机"],
-            &["earbuds", "earphones", "buds", "pods"],
-        ),
-        ("washer", &["洗衣机"], &["washer", "washing machine"]),
-        (
-            "air_conditioner",
-            &["空调"],
-            &["air conditioner", "aircon", "ac"],
-        ),
-    ];
     let lower = q.to_lowercase();
-    for (category, zh, en) in KINDS {
+    for (category, zh, en) in KIND_WORDS {
         let mine: Vec<&(String, String)> = products.iter().filter(|(_, c)| c == category).collect();
         if mine.len() != 1 {
             continue;
@@ -740,18 +700,10 @@ fn carries(q: &str, lang: Lang, product: &str, names: &dyn Names) -> bool {
     if SERVICE.iter().chain(BRANDS).any(|w| lower.contains(w)) {
         return false;
     }
-    const KINDS: &[(&str, &[&str])] = &[
-        ("phone", &["手机", "phone"]),
-        ("laptop", &["笔记本", "电脑", "laptop", "notebook"]),
-        ("tv", &["电视", "tv", "television"]),
-        ("earbuds", &["耳机", "earbuds", "earphones"]),
-        ("washer", &["洗衣机", "washer", "washing machine"]),
-        ("air_conditioner", &["空调", "air conditioner", "aircon"]),
-    ];
     let own = names.category(product);
-    let other_kind = KINDS.iter().any(|(cat, words)| {
-        own.as_deref() != Some(*cat) && words.iter().any(|w| lower.contains(w))
-    });
+    let other_kind = kinds_named(q)
+        .iter()
+        .any(|(cat, _, _)| own.as_deref() != Some(*cat));
     let _ = lang;
     !other_kind
 }

@@ -31,6 +31,29 @@ pub struct Session {
     pub previous: Option<String>,
 }
 
+impl Session {
+    /// A session not yet stored (it is written with its first turn).
+    fn fresh(
+        id: String,
+        caller: &str,
+        customer_id: Option<&str>,
+        channel: Channel,
+        now: DateTime<Utc>,
+    ) -> Session {
+        Session {
+            id,
+            created_by: caller.to_string(),
+            customer_id: customer_id.map(str::to_string),
+            channel,
+            created_at: now,
+            updated_at: now,
+            turns: 0,
+            product: None,
+            previous: None,
+        }
+    }
+}
+
 /// One turn as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TurnRecord {
@@ -118,17 +141,13 @@ impl Sessions {
         now: DateTime<Utc>,
     ) -> Result<std::result::Result<Session, SessionError>> {
         let Some(id) = id else {
-            return Ok(Ok(Session {
-                id: Self::new_id(),
-                created_by: caller.to_string(),
-                customer_id: customer_id.map(str::to_string),
+            return Ok(Ok(Session::fresh(
+                Self::new_id(),
+                caller,
+                customer_id,
                 channel,
-                created_at: now,
-                updated_at: now,
-                turns: 0,
-                product: None,
-                previous: None,
-            }));
+                now,
+            )));
         };
         let Some(s) = self.get(id)? else {
             return Ok(Err(SessionError::NotFound));
@@ -153,17 +172,13 @@ impl Sessions {
         now: DateTime<Utc>,
     ) -> Result<std::result::Result<Session, SessionError>> {
         match self.for_turn(Some(id), caller, false, customer_id, channel, now)? {
-            Err(SessionError::NotFound) => Ok(Ok(Session {
-                id: id.to_string(),
-                created_by: caller.to_string(),
-                customer_id: customer_id.map(str::to_string),
+            Err(SessionError::NotFound) => Ok(Ok(Session::fresh(
+                id.to_string(),
+                caller,
+                customer_id,
                 channel,
-                created_at: now,
-                updated_at: now,
-                turns: 0,
-                product: None,
-                previous: None,
-            })),
+                now,
+            ))),
             other => Ok(other),
         }
     }

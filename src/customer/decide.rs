@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::ask::{side_of, Ask, Damage, Intent};
 use super::dates::{days_end, days_left, months_end};
-use super::terms::{currency_of, ClauseRef, Terms};
+use super::terms::{currency_of, ClauseRef, ReturnTerms, Terms};
 use super::{Purchase, RepairKind, SalesChannel, Tier};
 
 /// The outcome.
@@ -464,21 +464,13 @@ fn repair(
             if let Some(d) = tiancare_accidental(terms, facts, part.as_deref(), start, &mut b)? {
                 return Ok(d);
             }
-            if let Some(c) = w.and_then(|w| w.exclusions.get("accidental")) {
-                b.clauses.push(c.clone());
-            }
+            cite_exclusion(terms, "accidental", &mut b);
             let cost = priced(terms, p, part.as_deref(), facts.region, &mut b);
             Ok(b.done(Verdict::NotCovered, "accidental_damage", window, cost))
         }
         Damage::Liquid | Damage::TheftLoss => {
-            let (key, reason) = if damage == Damage::Liquid {
-                ("liquid", "liquid_damage")
-            } else {
-                ("theft_loss", "theft_or_loss")
-            };
-            if let Some(c) = w.and_then(|w| w.exclusions.get(key)) {
-                b.clauses.push(c.clone());
-            }
+            let (key, reason) = exclusion(damage).unwrap_or(("liquid", "liquid_damage"));
+            cite_exclusion(terms, key, &mut b);
             let mut cost = priced(terms, p, part.as_deref(), facts.region, &mut b);
             if damage == Damage::TheftLoss {
                 if let Some(c) = cost.as_mut() {
@@ -491,17 +483,47 @@ fn repair(
             Ok(b.done(Verdict::NotCovered, reason, window, cost))
         }
         Damage::Cosmetic | Damage::UnauthorisedRepair | Damage::NonTianlanCharger => {
-            let (key, reason) = match damage {
-                Damage::Cosmetic => ("cosmetic", "cosmetic_wear"),
-                Damage::UnauthorisedRepair => ("unauthorised_repair", "unauthorised_repair"),
-                _ => ("non_tianlan_charger", "non_tianlan_charger"),
-            };
-            if let Some(c) = w.and_then(|w| w.exclusions.get(key)) {
-                b.clauses.push(c.clone());
-            }
+            let (key, reason) = exclusion(damage).unwrap_or(("cosmetic", "cosmetic_wear"));
+            cite_exclusion(terms, key, &mut b);
             Ok(b.done(Verdict::NotCovered, reason, window, None))
         }
     }
+}
+
+/// The warranty's exclusion a damage type falls under: its key in the terms and the reason
+/// code said to the customer (`None`: a defect, or a damage not yet known).
+fn exclusion(damage: Damage) -> Option<(&'static str, &'static str)> {
+    Some(match damage {
+        Damage::Accidental => ("accidental", "accidental_damage"),
+        Damage::Liquid => ("liquid", "liquid_damage"),
+        Damage::TheftLoss => ("theft_loss", "theft_or_loss"),
+        Damage::Cosmetic => ("cosmetic", "cosmetic_wear"),
+        Damage::UnauthorisedRepair => ("unauthorised_repair", "unauthorised_repair"),
+        Damage::NonTianlanCharger => ("non_tianlan_charger", "non_tianlan_charger"),
+        Damage::Defect | Damage::Unspecified => return None,
+    })
+}
+
+/// Cites the warranty's exclusion `key`, when the terms have it.
+fn cite_exclusion(terms: &Terms, key: &str, b: &mut Builder) {
+    if let Some(c) = terms.warranty.as_ref().and_then(|w| w.exclusions.get(key)) {
+        b.clauses.push(c.clone());
+    }
+}
+
+/// The window of `days` days after `from` (the day itself not counted).
+fn days_window(from: NaiveDate, days: u32) -> Result<(NaiveDate, NaiveDate), Undecidable> {
+    days_end(from, days)
+        .map(|end| (from, end))
+        .ok_or_else(|| Undecidable(format!("{days} days from {from} is out of range")))
+}
+
+/// The returns and exchange terms, or why nothing can be decided without them.
+fn returns_terms(terms: &Terms) -> Result<&ReturnTerms, Undecidable> {
+    terms
+        .returns
+        .as_ref()
+        .ok_or_else(|| Undecidable("no returns and exchange terms in the policies".into()))
 }
 
 /// The listed price of a part, if there is one (a part with no list price is quoted after the
@@ -660,10 +682,7 @@ fn return_(
     mut b: Builder,
 ) -> Result<Decision, Undecidable> {
     let p = facts.purchase;
-    let r = terms
-        .returns
-        .as_ref()
-        .ok_or_else(|| Undecidable("no returns terms in the policies".into()))?;
+    let r = returns_terms(terms)?;
     let online = matches!(p.channel, SalesChannel::Online);
     if !online || !r.channels.iter().any(|c| c == "online") {
         b.clauses.push(r.store_clause.clone());
@@ -684,8 +703,7 @@ fn return_(
         b.clauses.push(r.no_reason_clause.clone());
         (r.no_reason_days, "within_return_window")
     };
-    let end = days_end(delivered, days)
-        .ok_or_else(|| Undecidable(format!("{days} days from {delivered} is out of range")))?;
+    let (_, end) = days_window(delivered, days)?;
     let window = Some((delivered, end));
     if facts.as_of > end {
         return Ok(b.done(Verdict::Expired, "return_window_passed", window, None));
@@ -734,26 +752,17 @@ fn exchange(
     mut b: Builder,
 ) -> Result<Decision, Undecidable> {
     let p = facts.purchase;
-    let r = terms
-        .returns
-        .as_ref()
-        .ok_or_else(|| Undecidable("no exchange terms in the policies".into()))?;
+    let r = returns_terms(terms)?;
     let (start, start_clause) = warranty_start(terms, p);
     let Some(start) = start else {
         return Ok(b.done(Verdict::NeedsInfo, "not_delivered", None, None));
     };
-    let end = days_end(start, r.exchange_days).ok_or_else(|| {
-        Undecidable(format!(
-            "{} days from {start} is out of range",
-            r.exchange_days
-        ))
-    })?;
+    let (_, end) = days_window(start, r.exchange_days)?;
     let damage = ask.damage.unwrap_or(Damage::Defect);
     let part = b.part.clone();
     if facts.as_of <= end {
         let window = Some((start, end));
         b.clauses.push(r.exchange_clause.clone());
-        let w = terms.warranty.as_ref();
         return Ok(match damage {
             Damage::Defect | Damage::Unspecified => b.done(
                 Verdict::ExchangeEligible,
@@ -766,16 +775,8 @@ fn exchange(
                 b.done(Verdict::NotCovered, "cosmetic_wear", window, None)
             }
             other => {
-                let (key, reason) = match other {
-                    Damage::Accidental => ("accidental", "accidental_damage"),
-                    Damage::Liquid => ("liquid", "liquid_damage"),
-                    Damage::TheftLoss => ("theft_loss", "theft_or_loss"),
-                    Damage::UnauthorisedRepair => ("unauthorised_repair", "unauthorised_repair"),
-                    _ => ("non_tianlan_charger", "non_tianlan_charger"),
-                };
-                if let Some(c) = w.and_then(|w| w.exclusions.get(key)) {
-                    b.clauses.push(c.clone());
-                }
+                let (key, reason) = exclusion(other).unwrap_or(("accidental", "accidental_damage"));
+                cite_exclusion(terms, key, &mut b);
                 let cost = priced(terms, p, part.as_deref(), facts.region, &mut b);
                 b.done(Verdict::NotCovered, reason, window, cost)
             }
@@ -843,12 +844,7 @@ fn tiancare_purchase(
         SalesChannel::Online => p.ordered,
         SalesChannel::Store => p.invoiced.unwrap_or(p.ordered),
     };
-    let end = days_end(bought, t.buy_within_days).ok_or_else(|| {
-        Undecidable(format!(
-            "{} days from {bought} is out of range",
-            t.buy_within_days
-        ))
-    })?;
+    let (_, end) = days_window(bought, t.buy_within_days)?;
     let window = Some((bought, end));
     if p.tiancare.is_some() {
         b.clauses.push(t.extension_clause.clone());

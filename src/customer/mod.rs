@@ -107,6 +107,71 @@ pub struct Purchase {
     pub repairs: Vec<Repair>,
 }
 
+/// The words for each kind of product (category): Chinese, matched anywhere, and English,
+/// matched as whole words (a plural `s` allowed). One table for every place that asks which
+/// kind of product a message names.
+pub const KIND_WORDS: &[(&str, &[&str], &[&str])] = &[
+    ("phone", &["手机"], &["phone", "mobile", "smartphone"]),
+    ("laptop", &["笔记本", "电脑"], &["laptop", "notebook"]),
+    ("tv", &["电视"], &["tv", "television"]),
+    (
+        "earbuds",
+        &["耳机"],
+        &["earbuds", "earbud", "earphones", "buds", "pods"],
+    ),
+    ("washer", &["洗衣机"], &["washer", "washing machine"]),
+    (
+        "air_conditioner",
+        &["空调"],
+        &["air conditioner", "aircon", "ac"],
+    ),
+];
+
+/// Where `word` stands in `lower` as a whole word (an ASCII word in lower-case text).
+pub fn find_word(lower: &str, word: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = lower[from..].find(word) {
+        let at = from + i;
+        let end = at + word.len();
+        let before = lower[..at]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_alphanumeric());
+        let after = lower[end..]
+            .chars()
+            .next()
+            .is_none_or(|c| !c.is_alphanumeric());
+        if before && after {
+            return Some(at);
+        }
+        from = end;
+    }
+    None
+}
+
+/// Where `text` names a kind of product by one of `KIND_WORDS`: the word's byte range in
+/// `text` lower-cased, for each category named, in the table's order.
+pub fn kinds_named(text: &str) -> Vec<(&'static str, usize, usize)> {
+    let lower = text.to_lowercase();
+    let mut out = Vec::new();
+    for (category, zh, en) in KIND_WORDS {
+        let zh_hit = zh
+            .iter()
+            .find_map(|w| lower.find(w).map(|i| (i, i + w.len())));
+        let hit = zh_hit.or_else(|| {
+            en.iter().find_map(|w| {
+                find_word(&lower, w)
+                    .map(|i| (i, i + w.len()))
+                    .or_else(|| find_word(&lower, &format!("{w}s")).map(|i| (i, i + w.len() + 1)))
+            })
+        });
+        if let Some((a, b)) = hit {
+            out.push((*category, a, b));
+        }
+    }
+    out
+}
+
 /// A customer and their purchases.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -130,25 +130,14 @@ fn purchase_for<'a>(
             return Some(found);
         }
     }
-    let lower = message.to_lowercase();
-    const KINDS: &[(&str, &[&str])] = &[
-        ("phone", &["手机", "phone"]),
-        ("laptop", &["笔记本", "电脑", "laptop", "notebook"]),
-        ("tv", &["电视", "tv"]),
-        ("earbuds", &["耳机", "earbud", "buds", "pods"]),
-        ("washer", &["洗衣机", "washer", "washing machine"]),
-        ("air_conditioner", &["空调", "air conditioner", "aircon"]),
-    ];
-    for (category, words) in KINDS {
-        if words.iter().any(|w| lower.contains(w)) {
-            let mine: Vec<&Purchase> = customer
-                .purchases
-                .iter()
-                .filter(|x| x.category == *category)
-                .collect();
-            if mine.len() == 1 {
-                return Some(mine[0]);
-            }
+    for (category, _, _) in crate::customer::kinds_named(message) {
+        let mine: Vec<&Purchase> = customer
+            .purchases
+            .iter()
+            .filter(|x| x.category == category)
+            .collect();
+        if mine.len() == 1 {
+            return Some(mine[0]);
         }
     }
     (customer.purchases.len() == 1).then(|| &customer.purchases[0])

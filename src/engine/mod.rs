@@ -550,6 +550,11 @@ impl Engine {
         .check(query)
     }
 
+    /// The policies' typed terms decisions are taken with.
+    pub fn terms(&self) -> &crate::customer::terms::Terms {
+        &self.terms
+    }
+
     /// The catalogue models a text names (by name, alias or shorthand), whatever else it asks.
     pub fn models_named(&self, text: &str, scope: Scope) -> Vec<String> {
         let query = self.analyse(text);

@@ -15,13 +15,33 @@ use crate::retrieve::{Filters, Scope};
 impl Body for AnswerBody {}
 
 /// One server-sent event.
-fn sse(event: &str, data: &impl serde::Serialize) -> web::Bytes {
+pub(super) fn sse(event: &str, data: &impl serde::Serialize) -> web::Bytes {
     let json = serde_json::to_string(data).unwrap_or_else(|_| "null".into());
     web::Bytes::from(format!("event: {event}\ndata: {json}\n\n"))
 }
 
+/// The evidence passages a request asks for (the configured number when it names none),
+/// within 1 and the caller's cap.
+pub(super) fn passages_asked(
+    asked: Option<usize>,
+    cfg: &crate::config::Config,
+    call: &crate::http::admission::Call,
+) -> ApiResult<usize> {
+    let passages = asked.unwrap_or(cfg.answer.passages);
+    let most = 50.min(call.max_top_k);
+    if passages == 0 || passages > most {
+        return Err(ApiError::bad_request(format!(
+            "passages must be between 1 and {most}"
+        )));
+    }
+    Ok(passages)
+}
+
 /// Whether to let the LLM compose, and the warnings that choice brings.
-fn composer(choice: Option<&str>, llm_configured: bool) -> ApiResult<(bool, Vec<String>)> {
+pub(super) fn composer(
+    choice: Option<&str>,
+    llm_configured: bool,
+) -> ApiResult<(bool, Vec<String>)> {
     match choice {
         None => Ok((true, Vec::new())),
         Some("llm") if !llm_configured => Ok((
@@ -56,13 +76,7 @@ pub async fn answer(
     Json(body): Json<AnswerBody>,
 ) -> ApiResult<HttpResponse> {
     let cfg = state.config();
-    let passages = body.passages.unwrap_or(cfg.answer.passages);
-    let most = 50.min(call.max_top_k);
-    if passages == 0 || passages > most {
-        return Err(ApiError::bad_request(format!(
-            "passages must be between 1 and {most}"
-        )));
-    }
+    let passages = passages_asked(body.passages, cfg, &call)?;
     crate::retrieve::check_query_text("question", &body.question, cfg)?;
     let (use_llm, mut warnings) = composer(body.composer.as_deref(), cfg.answer.llm.is_some())?;
     // an answer written by an LLM mostly waits for the LLM: it runs on a pool of its own, so

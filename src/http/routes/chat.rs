@@ -15,12 +15,9 @@ use crate::http::State;
 use crate::retrieve::Scope;
 use crate::service::chat::{TurnInput, TurnOutput, TurnRefused};
 
-impl Body for ChatBody {}
+use super::answer::{composer, passages_asked, sse};
 
-fn sse(event: &str, data: &impl serde::Serialize) -> web::Bytes {
-    let json = serde_json::to_string(data).unwrap_or_else(|_| "null".into());
-    web::Bytes::from(format!("event: {event}\ndata: {json}\n\n"))
-}
+impl Body for ChatBody {}
 
 pub(super) fn refused(r: TurnRefused) -> ApiError {
     match r {
@@ -51,7 +48,7 @@ pub(super) fn refused(r: TurnRefused) -> ApiError {
     }
 }
 
-pub(super) fn response(out: TurnOutput, generation: u64) -> ChatResponse {
+pub(super) fn response(out: TurnOutput, generation: u64, warnings: &[String]) -> ChatResponse {
     let TurnOutput {
         session,
         turn,
@@ -67,7 +64,11 @@ pub(super) fn response(out: TurnOutput, generation: u64) -> ChatResponse {
         customer: reply.customer.as_ref().map(Into::into),
         decision: reply.decision.as_ref().map(Into::into),
         no_decision: reply.no_decision,
-        answer: AnswerResponse::new(reply.answer, Some(generation)),
+        answer: {
+            let mut a = AnswerResponse::new(reply.answer, Some(generation));
+            a.warnings.extend_from_slice(warnings);
+            a
+        },
     }
 }
 
@@ -95,13 +96,7 @@ pub async fn chat(
     Json(body): Json<ChatBody>,
 ) -> ApiResult<HttpResponse> {
     let cfg = state.config();
-    let passages = body.passages.unwrap_or(cfg.answer.passages);
-    let most = 50.min(call.max_top_k);
-    if passages == 0 || passages > most {
-        return Err(ApiError::bad_request(format!(
-            "passages must be between 1 and {most}"
-        )));
-    }
+    let passages = passages_asked(body.passages, cfg, &call)?;
     crate::retrieve::check_query_text("message", &body.message, cfg)?;
     let channel = match body.channel.as_deref() {
         None => Channel::Web,
@@ -140,16 +135,8 @@ pub async fn chat(
             })?,
         ),
     };
-    let use_llm = match body.composer.as_deref() {
-        None | Some("llm") => cfg.answer.llm.is_some(),
-        Some("extractive") => false,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "unknown composer `{}` (extractive or llm)",
-                crate::error::printable(other)
-            )))
-        }
-    };
+    let (asked_llm, warnings) = composer(body.composer.as_deref(), cfg.answer.llm.is_some())?;
+    let use_llm = asked_llm && cfg.answer.llm.is_some();
     state
         .admission
         .enter(&mut call, if use_llm { Lane::Llm } else { Lane::Heavy })?;
@@ -185,7 +172,7 @@ pub async fn chat(
                             return;
                         }
                     }
-                    sse("chat", &response(out, generation))
+                    sse("chat", &response(out, generation, &warnings))
                 }
                 Ok(Err(r)) => sse("error", &refused(r).body()),
                 Err(e) => sse("error", &ApiError::from(e).body()),
@@ -199,7 +186,7 @@ pub async fn chat(
         })
         .await?;
     match out? {
-        Ok(out) => Ok(HttpResponse::Ok().json(response(out, generation))),
+        Ok(out) => Ok(HttpResponse::Ok().json(response(out, generation, &warnings))),
         Err(r) => Err(refused(r)),
     }
 }

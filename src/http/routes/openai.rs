@@ -241,7 +241,7 @@ pub async fn completions(
         .sum();
     let created = chrono::Utc::now().timestamp();
     let turn = move |out: TurnOutput, generation: u64| -> ChatResponse {
-        let mut r = super::chat::response(out, generation);
+        let mut r = super::chat::response(out, generation, &[]);
         if !kept {
             // nothing was kept: there is no session to name
             r.session_id = String::new();
