@@ -84,7 +84,9 @@ pub enum How {
 pub struct Resolved {
     pub text: String,
     pub how: How,
-    /// The product the question is about after resolution, carried on to the next turn.
+    /// The product the question is about after resolution, carried on to the next turn (the
+    /// turn pipeline adds the one product an answer turned out to be about when the question
+    /// named none).
     pub product: Option<String>,
 }
 

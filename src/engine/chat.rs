@@ -114,6 +114,36 @@ impl Names for EngineNames<'_> {
     }
 }
 
+/// The one product an answer's cited passages are about: every cited passage whose document
+/// is about products names the same single model (`None` for an abstention, a general answer,
+/// or one drawn from several products' documents).
+fn product_answered(answer: &Answer) -> Option<String> {
+    if answer.composed.abstained {
+        return None;
+    }
+    let mut found: Option<&str> = None;
+    for c in answer
+        .composed
+        .sentences
+        .iter()
+        .flat_map(|s| s.citations.iter())
+    {
+        let Some(chunk) = answer
+            .evidence
+            .iter()
+            .find(|e| e.id.to_string() == c.chunk_id)
+        else {
+            continue;
+        };
+        match chunk.meta.products.as_slice() {
+            [] => {}
+            [one] if found.is_none_or(|f| f == one.as_str()) => found = Some(one.as_str()),
+            _ => return None,
+        }
+    }
+    found.map(str::to_string)
+}
+
 /// The purchase a turn is about: the product the conversation names, else the only purchase of
 /// the kind of product the message names, else the customer's only purchase.
 fn purchase_for<'a>(
@@ -202,6 +232,12 @@ impl Engine {
             cancel: req.cancel.clone(),
         };
         let mut answer = self.answer(&areq)?;
+        let mut resolved = resolved;
+        if resolved.product.is_none() {
+            // 「滚筒洗衣机报E21」 names no model, but the answer came from the WM-8012's manual:
+            // the conversation is about the WM-8012 from here on
+            resolved.product = product_answered(&answer);
+        }
         // a follow-up that swaps the thing asked about keeps the earlier request: 「那电池呢」
         // after 「屏幕碎了怎么办」 asks whether the battery is covered (a fault of its own, not
         // the screen's crack)
