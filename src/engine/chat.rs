@@ -7,9 +7,10 @@ use serde::Serialize;
 
 use crate::answer::{AnswerSentence, Citation, CitedPassage};
 use crate::converse::{resolve, Dialogue, How, Names, Resolved};
-use crate::customer::ask::{detect_damage, Ask, Damage};
-use crate::customer::decide::{decide, Decision, Facts};
+use crate::customer::ask::{detect_damage, Ask, Damage, Intent};
+use crate::customer::decide::{decide, Decision, Facts, Verdict};
 use crate::customer::say;
+use crate::customer::terms::ClauseRef;
 use crate::customer::{Customer, Purchase};
 use crate::error::Result;
 use crate::retrieve::{Filters, Scope};
@@ -278,7 +279,7 @@ impl Engine {
             }
         }
         match &decision {
-            Some(d) => self.lead_with_decision(&mut answer, d, lang, req.scope),
+            Some(d) => self.lead_with_decision(&mut answer, d, asked.as_ref(), lang, req.scope),
             None if asked.is_some() && req.customer.is_none() && !answer.composed.abstained => {
                 let ask = say::ask_for_order(lang);
                 answer.composed.text = format!("{} {ask}", answer.composed.text);
@@ -299,8 +300,16 @@ impl Engine {
     }
 
     /// Puts the decision first in the answer, citing the clauses it applied (those a customer
-    /// may read, when the caller is a customer's bot).
-    fn lead_with_decision(&self, answer: &mut Answer, d: &TurnDecision, lang: Lang, scope: Scope) {
+    /// may read, when the caller is a customer's bot), then — for a repair under or outside the
+    /// warranty — the policy's claim steps, each cited.
+    fn lead_with_decision(
+        &self,
+        answer: &mut Answer,
+        d: &TurnDecision,
+        asked: Option<&Ask>,
+        lang: Lang,
+        scope: Scope,
+    ) {
         let composed = &mut answer.composed;
         let mut citations = Vec::new();
         for clause in d
@@ -309,58 +318,26 @@ impl Engine {
             .iter()
             .filter(|c| scope == Scope::All || !c.internal)
         {
-            let Some(span) = self.terms.locate(clause, lang) else {
-                continue;
-            };
-            let n = match composed
-                .passages
-                .iter()
-                .find(|p| p.doc_id == span.doc_id && p.span == (span.start, span.end))
-            {
-                Some(p) => p.n,
-                None => {
-                    let n = composed.passages.len() + 1;
-                    composed.passages.push(CitedPassage {
-                        n,
-                        chunk_id: format!("{}#{}", span.doc_id, clause.clause),
-                        doc_id: span.doc_id.clone(),
-                        title: span.title.clone(),
-                        heading_path: vec![span.title.clone()],
-                        doc_type: "policy".into(),
-                        language: span.language.clone(),
-                        audience: if clause.internal {
-                            "internal"
-                        } else {
-                            "public"
-                        }
-                        .into(),
-                        source: span.source.clone(),
-                        span: (span.start, span.end),
-                        text: span.text.clone(),
-                    });
-                    n
-                }
-            };
-            citations.push(Citation {
-                n,
-                chunk_id: format!("{}#{}", span.doc_id, clause.clause),
-                doc_id: span.doc_id.clone(),
-                title: span.title.clone(),
-                heading_path: vec![span.title.clone()],
-                source: span.source.clone(),
-                span: (span.start, span.end),
-                quote: span.text.clone(),
-            });
+            if let Some(c) = self.cite_clause(composed, clause, lang) {
+                citations.push(c);
+            }
             if citations.len() == 4 {
                 break;
             }
         }
+        let steps = self.claim_steps(composed, d, asked, lang);
         if composed.abstained {
             // the decision answers what the passages could not
             composed.sentences = Vec::new();
             composed.abstained = false;
             composed.reason = None;
             composed.handoff = None;
+        }
+        // a decision on a cracked screen is not followed by what the passages say about water
+        if let Some(decided) = asked.and_then(|a| a.damage) {
+            composed
+                .sentences
+                .retain(|s| detect_damage(&s.text).is_none_or(|other| other == decided));
         }
         composed.sentences.insert(
             0,
@@ -369,8 +346,12 @@ impl Engine {
                 citations,
             },
         );
-        // the decision is the answer; what follows it is context and the steps to take
-        composed.sentences.truncate(1 + AFTER_DECISION);
+        // the decision is the answer; the steps to take follow it, then what the passages say
+        let n_steps = steps.len();
+        for (i, step) in steps.into_iter().enumerate() {
+            composed.sentences.insert(1 + i, step);
+        }
+        composed.sentences.truncate(1 + n_steps + AFTER_DECISION);
         let sep = if lang == Lang::Zh { "" } else { " " };
         composed.text = composed
             .sentences
@@ -381,5 +362,100 @@ impl Engine {
             })
             .collect::<Vec<_>>()
             .join(sep);
+    }
+
+    /// A citation of `clause`, its text added to the answer's passages when it is not one.
+    fn cite_clause(
+        &self,
+        composed: &mut crate::answer::Composed,
+        clause: &ClauseRef,
+        lang: Lang,
+    ) -> Option<Citation> {
+        let span = self.terms.locate(clause, lang)?;
+        let n = match composed
+            .passages
+            .iter()
+            .find(|p| p.doc_id == span.doc_id && p.span == (span.start, span.end))
+        {
+            Some(p) => p.n,
+            None => {
+                let n = composed.passages.len() + 1;
+                composed.passages.push(CitedPassage {
+                    n,
+                    chunk_id: format!("{}#{}", span.doc_id, clause.clause),
+                    doc_id: span.doc_id.clone(),
+                    title: span.title.clone(),
+                    heading_path: vec![span.title.clone()],
+                    doc_type: "policy".into(),
+                    language: span.language.clone(),
+                    audience: if clause.internal {
+                        "internal"
+                    } else {
+                        "public"
+                    }
+                    .into(),
+                    source: span.source.clone(),
+                    span: (span.start, span.end),
+                    text: span.text.clone(),
+                });
+                n
+            }
+        };
+        Some(Citation {
+            n,
+            chunk_id: format!("{}#{}", span.doc_id, clause.clause),
+            doc_id: span.doc_id.clone(),
+            title: span.title.clone(),
+            heading_path: vec![span.title.clone()],
+            source: span.source.clone(),
+            span: (span.start, span.end),
+            quote: span.text,
+        })
+    }
+
+    /// The warranty policy's claim steps a repair decision calls for, each its own cited
+    /// sentence: how to reach support and what to give for a covered repair; how to reach
+    /// support and the free diagnosis and quote for a paid one. None for returns, exchanges
+    /// or TianCare+ purchases (their decisions say what to do).
+    fn claim_steps(
+        &self,
+        composed: &mut crate::answer::Composed,
+        d: &TurnDecision,
+        asked: Option<&Ask>,
+        lang: Lang,
+    ) -> Vec<AnswerSentence> {
+        if asked.is_none_or(|a| a.intent != Intent::Repair) {
+            return Vec::new();
+        }
+        let Some(claim) = self.terms.warranty.as_ref().map(|w| w.claim.clone()) else {
+            return Vec::new();
+        };
+        let items: &[u32] = match d.decision.decision {
+            Verdict::Covered => &[1, 2],
+            Verdict::NotCovered | Verdict::Expired => &[1, 5],
+            _ => &[],
+        };
+        let mut out = Vec::new();
+        for k in items {
+            let step = ClauseRef {
+                clause: format!("{}.{k}", claim.clause),
+                ..claim.clone()
+            };
+            let Some(c) = self.cite_clause(composed, &step, lang) else {
+                continue;
+            };
+            let text = c.quote.trim();
+            let text = text
+                .split_once(". ")
+                .filter(|(n, _)| n.chars().all(|ch| ch.is_ascii_digit()))
+                .map_or(text, |(_, rest)| rest)
+                .trim()
+                .to_string();
+            out.push(AnswerSentence {
+                text,
+                citations: vec![c],
+            });
+        }
+        out
     }
 }
