@@ -36,6 +36,13 @@ pub enum TaskArg {
     Rewrite,
 }
 
+/// Which rewriter `--task rewrite` grades beside the rules.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RewriterArg {
+    /// The OpenAI-compatible model of `[answer.llm]`.
+    Llm,
+}
+
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["dataset", "exam", "task"])))]
 pub struct Args {
@@ -63,6 +70,13 @@ pub struct Args {
     /// unanswerable ones (measures abstention).
     #[arg(long, value_name = "DIR")]
     negatives: Option<PathBuf>,
+    /// --task rewrite: also grade the LLM rewriter of `llm` (the model of `[answer.llm]`) on
+    /// the same rows.
+    #[arg(long, value_enum, requires = "task")]
+    rewriter: Option<RewriterArg>,
+    /// --task rewrite: grade only the first N rows (an LLM takes seconds per row).
+    #[arg(long, value_name = "N", requires = "task")]
+    limit: Option<usize>,
     /// Print one JSON object per mode.
     #[arg(long)]
     json: bool,
@@ -76,7 +90,7 @@ pub fn run(config: &Config, args: Args) -> anyhow::Result<ExitCode> {
     if let (Some(task), Some(file)) = (args.task, args.file.as_deref()) {
         return match task {
             TaskArg::Decisions => decisions(config, file, args.json),
-            TaskArg::Rewrite => rewrite(file, args.json),
+            TaskArg::Rewrite => rewrite(config, file, args.rewriter, args.limit, args.json),
         };
     }
     let Some(dataset) = args.dataset.clone() else {
@@ -284,8 +298,33 @@ fn decisions(config: &Config, file: &std::path::Path, json: bool) -> anyhow::Res
 }
 
 /// `--task rewrite`.
-fn rewrite(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
-    let r = eval::rewrite::grade(file)?;
+fn rewrite(
+    config: &Config,
+    file: &std::path::Path,
+    rewriter: Option<RewriterArg>,
+    limit: Option<usize>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let llm = match rewriter {
+        None => None,
+        Some(RewriterArg::Llm) => {
+            let Some(c) = config.answer.llm.as_ref() else {
+                anyhow::bail!(
+                    "--rewriter llm needs an LLM server: configure [answer.llm] (base_url, model)"
+                );
+            };
+            Some(kefu::converse::llm::LlmRewriter::new(c))
+        }
+    };
+    let call = |q: &str, lang: kefu::Lang, turns: &[String]| match &llm {
+        Some(l) => l.rewrite(q, lang, turns),
+        None => Ok(q.to_string()),
+    };
+    let r = eval::rewrite::grade_with(
+        file,
+        llm.as_ref().map(|_| &call as eval::rewrite::LlmRewrite<'_>),
+        limit,
+    )?;
     if json {
         println!("{}", serde_json::to_string(&r)?);
         return Ok(ExitCode::SUCCESS);
@@ -309,6 +348,13 @@ fn rewrite(file: &std::path::Path, json: bool) -> anyhow::Result<ExitCode> {
     row("kefu", &r.kefu);
     row("no_rewrite", &r.baselines.no_rewrite);
     row("prepend_previous", &r.baselines.prepend_previous);
+    if let Some(f) = &r.llm {
+        row("kefu_llm", f);
+        println!(
+            "(LLM calls failed: {}; those questions stand unchanged)",
+            r.llm_failures.unwrap_or(0)
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,6 +1,7 @@
 //! Conversations: what a turn means given the turns before it. [`rewrite`] turns a follow-up
 //! into a question that stands alone; [`session`] keeps sessions and their turns.
 
+pub mod llm;
 pub mod rewrite;
 pub mod session;
 

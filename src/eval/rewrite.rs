@@ -61,7 +61,16 @@ pub struct RewriteReport {
     #[serde(flatten)]
     pub kefu: Figures,
     pub baselines: Baselines,
+    /// The LLM rewriter on the same rows (`--rewriter llm`), and how many of its calls failed
+    /// (the question then stands unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm: Option<Figures>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llm_failures: Option<usize>,
 }
+
+/// An LLM rewriter as the grader calls it: (question, language, earlier turns) → rewrite.
+pub type LlmRewrite<'a> = &'a dyn Fn(&str, Lang, &[String]) -> Result<String>;
 
 fn tokens(s: &str, lang: Lang) -> Vec<String> {
     match lang {
@@ -234,12 +243,26 @@ fn topic_of_question(q: &str) -> Option<String> {
 
 /// Grades kefu's rewriter and the baselines on `file`.
 pub fn grade(file: &Path) -> Result<RewriteReport> {
+    grade_with(file, None, None)
+}
+
+/// [`grade`] on the first `limit` rows (all when `None`), with an LLM rewriter graded beside.
+pub fn grade_with(
+    file: &Path,
+    llm: Option<LlmRewrite<'_>>,
+    limit: Option<usize>,
+) -> Result<RewriteReport> {
+    let mut by_llm = Tally::default();
+    let mut llm_failures = 0usize;
     let text = std::fs::read_to_string(file)
         .map_err(|e| Error::InvalidRequest(format!("{}: {e}", file.display())))?;
     let (mut ours, mut none, mut prepend) = (Tally::default(), Tally::default(), Tally::default());
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
+        }
+        if limit.is_some_and(|l| ours.rows >= l) {
+            break;
         }
         let row: Row = serde_json::from_str(line)
             .map_err(|e| Error::InvalidRequest(format!("{}:{}: {e}", file.display(), n + 1)))?;
@@ -290,6 +313,16 @@ pub fn grade(file: &Path) -> Result<RewriteReport> {
             (None, _) => row.question.clone(),
         };
         prepend.add(&row.question, &row.rewrite, &joined, lang);
+        if let Some(rewrite) = llm {
+            // the LLM sees the conversation as the user saw it: the topic first, then the turns
+            let mut seen: Vec<String> = topic.iter().cloned().collect();
+            seen.extend(turns.iter().cloned());
+            let out = rewrite(&row.question, lang, &seen).unwrap_or_else(|_| {
+                llm_failures += 1;
+                row.question.clone()
+            });
+            by_llm.add(&row.question, &row.rewrite, &out, lang);
+        }
     }
     Ok(RewriteReport {
         task: "rewrite",
@@ -301,6 +334,8 @@ pub fn grade(file: &Path) -> Result<RewriteReport> {
             no_rewrite: none.figures(),
             prepend_previous: prepend.figures(),
         },
+        llm: llm.map(|_| by_llm.figures()),
+        llm_failures: llm.map(|_| llm_failures),
     })
 }
 
