@@ -135,6 +135,28 @@ pub fn dice(a: &str, b: &str) -> f32 {
     2.0 * x.intersection(&y).count() as f32 / (x.len() + y.len()) as f32
 }
 
+/// Whether a ticket's sentence is about that ticket's own customer rather than a fact to
+/// answer with: it holds a redaction placeholder (`[EMAIL]`), or an agent tells what they did
+/// or will do ("I've created the order", 「我已为您登记」).
+fn about_that_customer(s: &str) -> bool {
+    const PLACEHOLDERS: [crate::ingest::redact::PiiKind; 4] = [
+        crate::ingest::redact::PiiKind::Email,
+        crate::ingest::redact::PiiKind::IdCard,
+        crate::ingest::redact::PiiKind::BankCard,
+        crate::ingest::redact::PiiKind::Phone,
+    ];
+    if PLACEHOLDERS.iter().any(|k| s.contains(k.placeholder())) {
+        return true;
+    }
+    // the agent's own "I" (the customer's side of a ticket is never a candidate)
+    let lower = s.to_lowercase();
+    let agent_en = ["i", "i've", "i'll", "i'm", "i'd"]
+        .iter()
+        .any(|w| crate::customer::find_word(&lower, w).is_some());
+    const AGENT_ZH: &[&str] = &["我已", "我会", "我这边", "我帮您", "已为您", "已经为您"];
+    agent_en || AGENT_ZH.iter().any(|p| s.contains(p))
+}
+
 /// The candidate sentences of the first passages of `evidence`, unscored: never the customer's
 /// side of a ticket, nor a fragment (a table's header row, a lone lead-in).
 pub fn sentences(evidence: &[Evidence], opts: &ExtractOptions) -> Vec<Scored> {
@@ -165,6 +187,10 @@ pub fn sentences(evidence: &[Evidence], opts: &ExtractOptions) -> Vec<Scored> {
             (prev_end, in_item) = (Some(b), item);
             if asks(text, a, b) {
                 // a question (an FAQ's, a customer's) never answers one
+                continue;
+            }
+            if ticket && about_that_customer(s) {
+                // what an agent did for another customer, or their redacted details
                 continue;
             }
             let mut sentence = Scored {
@@ -562,6 +588,21 @@ pub fn conflicting(a: &str, b: &str) -> bool {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_tickets_own_business_is_not_an_answer() {
+        assert!(about_that_customer(
+            "I've created the order for one left Pods 3 bud, to be paid in the app."
+        ));
+        assert!(about_that_customer(
+            "and I'll send the confirmation to [EMAIL]."
+        ));
+        assert!(about_that_customer("我已为您登记上门取件。"));
+        assert!(!about_that_customer(
+            "Loss is not covered by the warranty, but a single bud can be bought for US$29."
+        ));
+        assert!(!about_that_customer("我们会先报价，经您确认后才开始维修。"));
+    }
+
     fn s(passage: usize, start: usize, text: &str, score: f32) -> Scored {
         Scored {
             passage,
@@ -946,7 +987,11 @@ mod tests {
             crate::ingest::ticket::PROBLEM_HEADINGS[0],
         );
         assert!(sentences(&problem, &ExtractOptions::default()).is_empty());
-        let answer = evidence(text, DocType::Ticket, "Resolution");
+        let answer = evidence(
+            "The X9 Pro screen was replaced for a fee of ¥1,299.",
+            DocType::Ticket,
+            "Resolution",
+        );
         let sents = sentences(&answer, &ExtractOptions::default());
         assert_eq!(sents.len(), 1);
         assert!(sents[0].ticket);
